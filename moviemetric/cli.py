@@ -1,0 +1,96 @@
+"""The ``moviemetric`` command (DESIGN section 6).
+
+Each command reads the variables of DESIGN section 2 through ``get_settings()``,
+so two commands with the same environment see the same warehouse. A failure the
+user can act on (``MovieMetricError``) prints one line on stderr and exits 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, TypeVar
+
+import typer
+
+from moviemetric.config import get_settings
+from moviemetric.errors import MovieMetricError
+
+app = typer.Typer(
+    name="moviemetric",
+    help="MovieMetric: TMDB -> dlt -> PostgreSQL -> dbt -> search -> FastAPI.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _one_line_errors(command: F) -> F:
+    """Turn a MovieMetricError into one line on stderr and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except MovieMetricError as exc:
+            message = " ".join(str(exc).split())
+            typer.echo(f"moviemetric: error: {message}", err=True)
+            raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:
+            typer.echo("moviemetric: interrupted", err=True)
+            raise typer.Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug output.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+@_one_line_errors
+def load(
+    full_refresh: Annotated[
+        bool, typer.Option(help="Backfill the whole catalog again instead of loading changes.")
+    ] = False,
+) -> None:
+    """Load TMDB (or the built-in sandbox) into raw_tmdb with dlt."""
+    from ingest.pipeline import run_load
+
+    summary = run_load(get_settings(), full_refresh=full_refresh, progress=True)
+    typer.echo(str(summary))
+
+
+@app.command()
+@_one_line_errors
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    movies: Annotated[int, typer.Option(min=100, max=1_000_000, help="Catalog size.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Catalog seed.")] = 42,
+    day: Annotated[
+        str | None,
+        typer.Option(help="Catalog date (YYYY-MM-DD); default today (UTC)."),
+    ] = None,
+) -> None:
+    """Serve the offline TMDB-compatible sandbox alone."""
+    from ingest.sandbox import serve
+
+    catalog_date = date.fromisoformat(day) if day else None
+    serve(host=host, port=port, movies=movies, seed=seed, catalog_date=catalog_date)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

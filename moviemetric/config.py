@@ -30,7 +30,9 @@ class Settings(BaseSettings):
 
     # cache
     redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
-    cache_ttl_seconds: int = Field(default=3600, ge=1, validation_alias=_env("MOVIEMETRIC_CACHE_TTL"))
+    cache_ttl_seconds: int = Field(
+        default=3600, ge=1, validation_alias=_env("MOVIEMETRIC_CACHE_TTL")
+    )
 
     # search
     meili_url: str | None = Field(default=None, validation_alias=_env("MEILI_URL"))
@@ -43,7 +45,9 @@ class Settings(BaseSettings):
     tmdb_access_token: SecretStr | None = Field(
         default=None, validation_alias=_env("TMDB_ACCESS_TOKEN")
     )
-    tmdb_base_url: str = Field(default=DEFAULT_TMDB_BASE_URL, validation_alias=_env("TMDB_BASE_URL"))
+    tmdb_base_url: str = Field(
+        default=DEFAULT_TMDB_BASE_URL, validation_alias=_env("TMDB_BASE_URL")
+    )
     tmdb_requests_per_second: float = Field(
         default=40.0, gt=0, validation_alias=_env("TMDB_REQUESTS_PER_SECOND")
     )
@@ -76,6 +80,11 @@ class Settings(BaseSettings):
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
+
+    @property
+    def lineage_dir(self) -> Path:
+        """Where `moviemetric docs` writes the dbt docs site that the API serves at /lineage."""
+        return self.home_dir / "lineage"
 
 
 @lru_cache

@@ -25,6 +25,15 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "moviemetric"
 
+# Write-audit-publish names (docs/architecture.md, "Publish").
+RAW_SCHEMA = "raw_tmdb"
+PUBLISHED_SCHEMA = "artifacts"  # what the API reads
+BUILD_SCHEMA = "artifacts__build"  # where dbt builds and tests artifacts before publishing
+PREVIOUS_SCHEMA = "artifacts__previous"
+OPS_SCHEMA = "ops"
+API_ROLE = "moviemetric_api"  # SELECT on the published artifacts and ops.data_version only
+PUBLISH_CHANNEL = "moviemetric_publish"  # NOTIFY payload: the new data version
+
 
 class WarehouseError(MovieMetricError):
     """The warehouse cannot be reached or prepared; the message says what to do."""
@@ -88,7 +97,7 @@ def libpq_env(url: str) -> dict[str, str]:
     env = {
         "PGHOST": host,
         "PGPORT": str(query.get("port") or parsed.port or 5432),
-        "PGUSER": unquote(parsed.username or query.get("user") or os.environ.get("USER", "postgres")),
+        "PGUSER": unquote(parsed.username or query.get("user") or os.environ.get("USER", "root")),
         "PGPASSWORD": unquote(parsed.password or query.get("password") or ""),
         "PGDATABASE": (parsed.path or "/").lstrip("/") or query.get("dbname") or "postgres",
     }

@@ -75,6 +75,19 @@ def load(
 
 @app.command()
 @_one_line_errors
+def run(
+    full_refresh: Annotated[
+        bool, typer.Option(help="Backfill and rebuild everything instead of incrementally.")
+    ] = False,
+) -> None:
+    """Run the pipeline once: load -> transform (dbt build, test, publish)."""
+    from scheduler.chain import run_chain
+
+    run_chain(get_settings(), full_refresh=full_refresh, on_step=typer.echo)
+
+
+@app.command()
+@_one_line_errors
 def sandbox(
     port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8765,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",

@@ -1,0 +1,1 @@
+"""Scheduler: the load -> transform chain, run once or on cron."""

@@ -1,0 +1,87 @@
+"""Shared pieces of the benchmarks: scratch databases, child processes, peak memory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+from psycopg import sql
+
+ADMIN_URL = os.environ.get(
+    "MOVIEMETRIC_BENCH_DATABASE_URL",
+    os.environ.get(
+        "MOVIEMETRIC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    ),
+)
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BIN = Path(sys.executable).parent
+
+
+@contextmanager
+def scratch_database(prefix: str = "mm_bench") -> Iterator[str]:
+    """A new database on the bench server, dropped afterwards; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield urlparse(ADMIN_URL)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+
+
+@dataclass
+class ProcessRun:
+    seconds: float
+    peak_rss_mib: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> ProcessRun:
+    """Run a child to completion: wall time and its own peak memory (os.wait4 rusage)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return ProcessRun(
+            seconds=seconds,
+            peak_rss_mib=usage.ru_maxrss / 1024,
+            returncode=proc.returncode,
+            stdout=out.read(),
+            stderr=err.read(),
+        )

@@ -1,0 +1,242 @@
+"""``run_load``: TMDB (or the built-in sandbox) -> dlt -> PostgreSQL ``raw_tmdb``.
+
+A load is all or nothing for the raw tables: dlt extracts everything before it loads,
+so a failure while talking to TMDB leaves the warehouse untouched, and the failed
+run's local packages and state are dropped so nothing of it is loaded later and the
+last successful load date does not move. The next run restores state from the
+warehouse (``_dlt_pipeline_state``), which only a successful load writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import dlt
+import psycopg2
+from dlt.common.destination.exceptions import DestinationException
+from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+from pydantic import SecretStr
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ingest.tmdb import (
+    DETAIL_RESOURCES,
+    SWEEP_RESOURCES,
+    LoadProgress,
+    TmdbApi,
+    TmdbEndpoint,
+    TmdbRun,
+    tmdb_error,
+    tmdb_source,
+)
+from moviemetric.config import Settings
+from moviemetric.errors import MovieMetricError
+from moviemetric.warehouse import (
+    RAW_SCHEMA,
+    WarehouseError,
+    connect,
+    database_url,
+    libpq_env,
+    redact,
+)
+
+log = logging.getLogger(__name__)
+
+PIPELINE_NAME = "tmdb"
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """What one ``moviemetric load`` did."""
+
+    movies: int  # movies the discover sweep saw (one popularity snapshot each)
+    details: int  # /movie/{id} responses loaded
+    snapshots: int
+    seconds: float
+    backfill: bool
+    source: str
+
+    @property
+    def movies_per_second(self) -> float:
+        return self.movies / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        kind = "backfill" if self.backfill else "incremental"
+        return (
+            f"Loaded {self.movies:,} movies from {self.source} ({kind}): "
+            f"{self.details:,} details fetched, {self.snapshots:,} popularity snapshots "
+            f"in {self.seconds:.1f}s ({self.movies_per_second:,.0f} movies/s)"
+        )
+
+
+def run_load(
+    settings: Settings, *, full_refresh: bool = False, progress: bool = True
+) -> LoadSummary:
+    """Load TMDB into ``raw_tmdb``: a backfill first, then only changed and new movies."""
+    started = time.perf_counter()
+    with _tmdb_endpoint(settings) as (endpoint, source_name):
+        api = TmdbApi(
+            endpoint,
+            requests_per_second=settings.tmdb_requests_per_second,
+            concurrency=settings.tmdb_concurrency,
+        )
+        source_date = api.source_date()  # fails fast on a bad key or a dead server
+        url = database_url(settings)
+        with connect(url):  # a down warehouse is named before any work is done
+            pass
+        pipeline = _pipeline(settings, url)
+        with _progress(progress) as reporter:
+            run = TmdbRun(api, source_date, full_refresh=full_refresh, progress=reporter)
+            try:
+                if pipeline.has_pending_data:
+                    # left by a process that died mid-run: never load it with this run
+                    log.warning("dropping unfinished dlt packages of an earlier, killed load")
+                    _discard_local_work(pipeline)
+                pipeline.sync_destination()
+                # The detail ids depend on the whole sweep: extract it first. Both
+                # packages are loaded together, after everything was fetched.
+                row_counts: Counter[str] = Counter()
+                for resources in (SWEEP_RESOURCES, DETAIL_RESOURCES):
+                    pipeline.extract(tmdb_source(run).with_resources(*resources))
+                    row_counts.update(pipeline.normalize().row_counts)
+                reporter.start("load", None)
+                pipeline.load(raise_on_failed_jobs=True)
+            except BaseException as exc:  # interrupted runs too: nothing of them loads later
+                _discard_local_work(pipeline)
+                error = _user_error(exc, endpoint, url) if isinstance(exc, Exception) else None
+                if error is None:
+                    raise
+                raise error from exc
+    return LoadSummary(
+        movies=len(run.discovered_ids),
+        details=row_counts.get("movies", 0),
+        snapshots=row_counts.get("movie_popularity_snapshots", 0),
+        seconds=time.perf_counter() - started,
+        backfill=run.backfill,
+        source=source_name,
+    )
+
+
+@contextmanager
+def _tmdb_endpoint(settings: Settings) -> Iterator[tuple[TmdbEndpoint, str]]:
+    """TMDB from the settings, or the built-in sandbox started for this load."""
+    if settings.tmdb_configured:
+        endpoint = TmdbEndpoint(
+            base_url=settings.tmdb_base_url.rstrip("/"),
+            api_key=_secret(settings.tmdb_api_key),
+            access_token=_secret(settings.tmdb_access_token),
+        )
+        yield endpoint, endpoint.base_url
+        return
+    from ingest.sandbox import Sandbox
+
+    print(
+        "No TMDB_API_KEY/TMDB_ACCESS_TOKEN set: loading from the built-in TMDB sandbox "
+        f"({settings.sandbox_movies:,} movies, seed {settings.sandbox_seed}).",
+        file=sys.stderr,
+    )
+    with Sandbox(movies=settings.sandbox_movies, seed=settings.sandbox_seed) as sandbox:
+        yield TmdbEndpoint(base_url=sandbox.base_url, api_key=sandbox.api_key), "the TMDB sandbox"
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _pipeline(settings: Settings, url: str) -> dlt.Pipeline:
+    dlt.config["runtime.dlthub_telemetry"] = False
+    # Details run in dlt's thread pool; TMDB_CONCURRENCY sizes it.
+    dlt.config["extract.workers"] = settings.tmdb_concurrency
+    dlt.config["extract.max_parallel_items"] = max(20, settings.tmdb_concurrency * 4)
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        pipelines_dir=str(settings.home_dir / "dlt"),
+        destination=dlt.destinations.postgres(credentials=_dlt_credentials(url)),
+        dataset_name=RAW_SCHEMA,
+    )
+
+
+def _dlt_credentials(url: str) -> PostgresCredentials:
+    """dlt's credentials for ``url``: dlt requires a password field (trust auth has none)
+    and a host, which for the embedded server is a socket directory in the query."""
+    env = libpq_env(url)
+    credentials = PostgresCredentials()
+    credentials.drivername = "postgresql"
+    credentials.username = env["PGUSER"]
+    credentials.password = env["PGPASSWORD"]
+    credentials.database = env["PGDATABASE"]
+    credentials.port = int(env["PGPORT"])
+    credentials.host = env["PGHOST"]
+    query = {"sslmode": env["PGSSLMODE"]} if "PGSSLMODE" in env else {}
+    if env["PGHOST"].startswith("/"):  # a Unix socket directory: libpq takes it as a parameter
+        credentials.host = "localhost"
+        query["host"] = env["PGHOST"]
+    credentials.query = query
+    return credentials
+
+
+def _discard_local_work(pipeline: dlt.Pipeline) -> None:
+    """Drop the failed run's packages and local state; the warehouse keeps the truth."""
+    pipeline.drop()
+
+
+def _user_error(exc: Exception, endpoint: TmdbEndpoint, url: str) -> MovieMetricError | None:
+    """The one-line error for a failure the user can act on; None for a bug."""
+    tmdb = tmdb_error(exc, endpoint)
+    if tmdb is not None:
+        return tmdb
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, MovieMetricError):
+            return cause
+        if isinstance(cause, DestinationException | psycopg2.Error):
+            return WarehouseError(
+                f"loading into the warehouse at {redact(url)} failed: "
+                f"{' '.join(str(cause).split())[:300]}"
+            )
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+_PROGRESS_LABELS = {"discover": "discover", "details": "details", "load": "normalize + load"}
+
+
+class _RichProgress(LoadProgress):
+    """Progress bars on stderr: discover sweep, details, then normalize and load."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, int] = {}
+
+    def start(self, task: str, total: int | None) -> None:
+        label = _PROGRESS_LABELS.get(task, task)
+        if task in self._tasks:
+            self._progress.update(self._tasks[task], total=total, completed=0)
+        else:
+            self._tasks[task] = self._progress.add_task(label, total=total)
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        if task in self._tasks:
+            self._progress.advance(self._tasks[task], amount)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[LoadProgress]:
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield LoadProgress()
+        return
+    columns = (
+        TextColumn("{task.description:<16}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield _RichProgress(progress)

@@ -1,0 +1,609 @@
+"""The dlt source for TMDB v3 (docs/architecture.md, "Raw layer").
+
+One ``@dlt.source(name="tmdb")`` built from a declarative ``RESTAPIConfig`` (client,
+auth, paginator, resource defaults, the genres and movie-details endpoints) plus the
+Python the declarative form cannot say:
+
+- the discover sweep: ``/discover/movie`` answers at most 500 pages of 20, so the
+  release-date range is split in two until every window holds at most 10,000 movies;
+  every page becomes one popularity snapshot per movie, dated by the response's
+  ``Date`` header;
+- which movies get details: all of them on a backfill, afterwards only the ids that
+  ``/movie/changes`` names since the last successful load plus ids new to the sweep;
+- the trending list, ranked across pages;
+- a shared client-side rate limit (dlt only retries a 429 after it happened).
+
+The source is extracted in two steps (``SWEEP_RESOURCES`` then ``DETAIL_RESOURCES``)
+because the detail ids depend on the whole sweep; ``ingest.pipeline.run_load`` does
+that and loads both packages together.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import dlt
+import orjson
+import requests
+from dlt.common.jsonpath import compile_path
+from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.sources.helpers.requests import Client
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import APIKeyAuth, AuthConfigBase, BearerTokenAuth
+from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
+from dlt.sources.helpers.rest_client.redaction import sanitize_url
+from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
+
+from ingest.ratelimit import RateLimitedAdapter, TokenBucket
+from moviemetric.errors import MovieMetricError
+
+log = logging.getLogger(__name__)
+
+# /discover/movie: 20 results a page, pages 1..500; page 501 is an error.
+DISCOVER_PAGE_SIZE = 20
+DISCOVER_MAX_PAGES = 500
+DISCOVER_MAX_RESULTS = DISCOVER_PAGE_SIZE * DISCOVER_MAX_PAGES
+DISCOVER_FIRST_DATE = date(1870, 1, 1)
+DISCOVER_YEARS_AHEAD = 3
+# /movie/changes accepts at most 14 days per request (start and end included).
+CHANGES_MAX_DAYS = 14
+# /trending/movie/day: the first pages are enough for the top 100.
+TRENDING_PAGES = 5
+# Ids handed to the parallel details resource at a time (the child fetches each separately).
+DETAIL_ID_BATCH = 100
+
+# dlt compiles a JSONPath string on every response (about 1.5 ms); compile them once.
+RESULTS_PATH = compile_path("results")
+TOTAL_PAGES_PATH = compile_path("total_pages")
+WHOLE_BODY_PATH = compile_path("$")
+GENRES_PATH = compile_path("genres")
+
+SWEEP_RESOURCES = ("genres", "movie_popularity_snapshots", "trending_movies")
+DETAIL_RESOURCES = ("movies",)
+
+# Kept from /movie/{id}; bulky lists (production companies, spoken languages, ...) are dropped.
+MOVIE_FIELDS = (
+    "id",
+    "title",
+    "original_title",
+    "original_language",
+    "overview",
+    "release_date",
+    "adult",
+    "popularity",
+    "vote_average",
+    "vote_count",
+    "runtime",
+    "budget",
+    "revenue",
+    "status",
+    "imdb_id",
+    "tagline",
+    "homepage",
+    "poster_path",
+    "backdrop_path",
+    "video",
+)
+MOVIE_REQUIRED_FIELDS = ("id", "title", "popularity", "vote_average", "vote_count", "genres")
+DISCOVER_REQUIRED_FIELDS = ("id", "popularity", "vote_average", "vote_count")
+
+
+def _column(data_type: str, *, nullable: bool = True, **hints: Any) -> dict[str, Any]:
+    # a fresh dict per column: dlt writes the column name into each hint it is given
+    return {"data_type": data_type, "nullable": nullable, **hints}
+
+
+def _loaded_at() -> dict[str, Any]:
+    return _column("timestamp", nullable=False, timezone=True)
+
+
+# Explicit types: JSON sends 0 for an unrated float and null for many text fields, so
+# inference alone would make variant columns or leave columns out.
+MOVIE_COLUMNS: TTableSchemaColumns = {
+    "id": _column("bigint", nullable=False),
+    **{name: _column("text") for name in ("title", "original_title", "original_language")},
+    "overview": _column("text"),
+    "release_date": _column("text"),
+    "adult": _column("bool"),
+    **{name: _column("double") for name in ("popularity", "vote_average")},
+    **{name: _column("bigint") for name in ("vote_count", "runtime", "budget", "revenue")},
+    **{
+        name: _column("text")
+        for name in ("status", "imdb_id", "tagline", "homepage", "poster_path", "backdrop_path")
+    },
+    "video": _column("bool"),
+    "_loaded_at": _loaded_at(),
+}
+GENRE_COLUMNS: TTableSchemaColumns = {
+    "id": _column("bigint", nullable=False),
+    "name": _column("text"),
+    "_loaded_at": _loaded_at(),
+}
+SNAPSHOT_COLUMNS: TTableSchemaColumns = {
+    "id": _column("bigint", nullable=False),
+    "snapshot_date": _column("date", nullable=False),
+    "popularity": _column("double"),
+    "vote_average": _column("double"),
+    "vote_count": _column("bigint"),
+    "_loaded_at": _loaded_at(),
+}
+TRENDING_COLUMNS: TTableSchemaColumns = {
+    "id": _column("bigint", nullable=False),
+    "trend_date": _column("date", nullable=False),
+    "time_window": _column("text", nullable=False),
+    "position": _column("bigint", nullable=False),
+    "popularity": _column("double"),
+    "_loaded_at": _loaded_at(),
+}
+
+
+class TmdbError(MovieMetricError):
+    """TMDB (or the sandbox) could not be loaded from; the message names the URL."""
+
+
+class TmdbAuthError(TmdbError):
+    """TMDB rejected the credentials (HTTP 401)."""
+
+
+class TmdbUnreachableError(TmdbError):
+    """No answer from the TMDB server after retries."""
+
+
+class TmdbResponseError(TmdbError):
+    """TMDB answered with an error status or with something that is not TMDB's JSON."""
+
+
+class MalformedResponseError(requests.RequestException):
+    """A 2xx response whose body is not JSON; retried like a dropped connection."""
+
+
+@dataclass(frozen=True)
+class TmdbEndpoint:
+    """Where TMDB is and how to authenticate: a v3 key (query) or a v4 token (Bearer)."""
+
+    base_url: str
+    api_key: str | None = None
+    access_token: str | None = None
+
+    def auth(self) -> AuthConfigBase:
+        if self.access_token:
+            return BearerTokenAuth(token=self.access_token)
+        if self.api_key:
+            return APIKeyAuth(name="api_key", api_key=self.api_key, location="query")
+        raise TmdbError("no TMDB credential: set TMDB_API_KEY or TMDB_ACCESS_TOKEN")
+
+    @property
+    def credential_names(self) -> str:
+        return "TMDB_ACCESS_TOKEN" if self.access_token else "TMDB_API_KEY"
+
+
+class _JsonCheckingAdapter(RateLimitedAdapter):
+    """Rate-limits every attempt and turns a 2xx body that is not JSON into a retryable error."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = super().send(request, **kwargs)
+        if response.ok and not kwargs.get("stream"):
+            try:
+                orjson.loads(response.content)
+            except orjson.JSONDecodeError as exc:
+                raise MalformedResponseError(
+                    f"not valid JSON ({exc}) from {sanitize_url(response.url)}",
+                    request=request,
+                    response=response,
+                ) from exc
+        return response
+
+
+def make_session(requests_per_second: float, concurrency: int) -> requests.Session:
+    """dlt's retrying session (429/5xx/connection errors, Retry-After; attempts and backoff
+    from dlt's ``runtime`` config) over a rate-limited, JSON-checking adapter."""
+    client = Client(
+        raise_for_status=False,
+        exceptions=(
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            MalformedResponseError,
+        ),
+    )
+    session = client.session
+    adapter = _JsonCheckingAdapter(
+        TokenBucket(requests_per_second),
+        pool_connections=4,
+        pool_maxsize=max(concurrency, 4) * 2,
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def response_date(response: requests.Response) -> date:
+    """The source's date: the HTTP ``Date`` header (UTC), or today's UTC date without one."""
+    header = response.headers.get("Date")
+    if header:
+        try:
+            return parsedate_to_datetime(header).astimezone(UTC).date()
+        except (TypeError, ValueError):
+            log.warning("unparseable Date header %r from %s", header, sanitize_url(response.url))
+    return datetime.now(UTC).date()
+
+
+class LoadProgress:
+    """Progress callbacks of a load; this base reports nothing (see ingest.pipeline)."""
+
+    def start(self, task: str, total: int | None) -> None:
+        """Begin ``task`` with ``total`` steps (None when unknown)."""
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        """``amount`` more steps of ``task`` are done."""
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    gte: date
+    lte: date
+
+    def params(self) -> dict[str, str]:
+        return {
+            "primary_release_date.gte": self.gte.isoformat(),
+            "primary_release_date.lte": self.lte.isoformat(),
+        }
+
+    def halves(self) -> tuple[DateWindow, DateWindow]:
+        middle = self.gte + timedelta(days=(self.lte - self.gte).days // 2)
+        return DateWindow(self.gte, middle), DateWindow(middle + timedelta(days=1), self.lte)
+
+
+class TmdbApi:
+    """One TMDB connection for a load: base URL, auth, a shared session, the REST config."""
+
+    def __init__(
+        self, endpoint: TmdbEndpoint, *, requests_per_second: float, concurrency: int
+    ) -> None:
+        self.endpoint = endpoint
+        self.session = make_session(requests_per_second, concurrency)
+        self.auth = endpoint.auth()
+        self.client = RESTClient(
+            base_url=endpoint.base_url,
+            auth=self.auth,
+            session=self.session,
+            paginator=self.page_paginator(),
+        )
+
+    @staticmethod
+    def page_paginator(maximum_page: int = DISCOVER_MAX_PAGES + 1) -> PageNumberPaginator:
+        # The paginator stops *before* maximum_page: 501 keeps pages 1..500.
+        return PageNumberPaginator(
+            base_page=1, page_param="page", total_path=TOTAL_PAGES_PATH, maximum_page=maximum_page
+        )
+
+    def rest_api_config(self, movie_ids: Any, loaded_at: datetime) -> RESTAPIConfig:
+        """The declarative part: client, defaults, genres, and details over ``movie_ids``."""
+
+        def stamp(row: dict[str, Any]) -> dict[str, Any]:
+            row["_loaded_at"] = loaded_at
+            return row
+
+        def movie_row(record: dict[str, Any]) -> dict[str, Any]:
+            return shape_movie(record, loaded_at, self.endpoint.base_url)
+
+        return {
+            "client": {
+                "base_url": self.endpoint.base_url,
+                "auth": self.auth,
+                "session": self.session,
+                "paginator": {
+                    "type": "page_number",
+                    "base_page": 1,
+                    "page_param": "page",
+                    "total_path": TOTAL_PAGES_PATH,
+                    "maximum_page": DISCOVER_MAX_PAGES + 1,
+                },
+            },
+            "resource_defaults": {
+                "write_disposition": "merge",
+                "primary_key": "id",
+                "endpoint": {"data_selector": RESULTS_PATH},
+            },
+            "resources": [
+                {
+                    "name": "genres",
+                    "endpoint": {
+                        "path": "genre/movie/list",
+                        "data_selector": GENRES_PATH,
+                        "paginator": "single_page",
+                    },
+                    "columns": GENRE_COLUMNS,
+                    "processing_steps": [{"map": stamp}],
+                },
+                movie_ids,
+                {
+                    "name": "movies",
+                    "endpoint": {
+                        "path": "movie/{resources.movie_ids.id}",
+                        "params": {"append_to_response": "keywords"},
+                        "data_selector": WHOLE_BODY_PATH,
+                        "paginator": "single_page",
+                        # /movie/changes also names movies TMDB has since deleted
+                        "response_actions": [{"status_code": 404, "action": "ignore"}],
+                    },
+                    "include_from_parent": ["id"],
+                    "parallelized": True,
+                    "columns": MOVIE_COLUMNS,
+                    "processing_steps": [{"map": movie_row}],
+                },
+            ],
+        }
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
+        """GET one page outside dlt's paginator; error statuses become TmdbError."""
+        try:
+            response = self.client.get(path, params=params)
+        except requests.RequestException as exc:
+            error = tmdb_error(exc, self.endpoint)
+            if error is None:
+                raise
+            raise error from exc
+        if response.status_code >= 400:
+            raise http_status_error(response, self.endpoint)
+        return response
+
+    def source_date(self) -> date:
+        """Check the credentials with one cheap request and return the source's date."""
+        response = self.get_json("genre/movie/list")
+        require_keys(response, response.json(), ("genres",))
+        return response_date(response)
+
+    def discover_windows(self, whole: DateWindow) -> Iterator[tuple[DateWindow, int]]:
+        """Release-date windows of at most 10,000 movies each, oldest first, with their sizes."""
+        pending = [whole]
+        while pending:
+            window = pending.pop()
+            response = self.get_json("discover/movie", self.discover_params(window))
+            body = response.json()
+            require_keys(response, body, ("total_results", "total_pages", "results"))
+            total = int(body["total_results"])
+            if total > DISCOVER_MAX_RESULTS and window.gte < window.lte:
+                older, newer = window.halves()
+                pending.extend((newer, older))
+                continue
+            if total > DISCOVER_MAX_RESULTS:
+                log.warning(
+                    "%s has %d movies released on that day; /discover/movie reaches only "
+                    "the first %d of them",
+                    window.gte.isoformat(),
+                    total,
+                    DISCOVER_MAX_RESULTS,
+                )
+            if total:
+                yield window, total
+
+    @staticmethod
+    def discover_params(window: DateWindow) -> dict[str, str]:
+        return {
+            "sort_by": "primary_release_date.asc",
+            "include_adult": "true",
+            "include_video": "true",
+            **window.params(),
+        }
+
+    def discover_pages(self, window: DateWindow) -> Iterator[tuple[date, list[dict[str, Any]]]]:
+        """Every page of one window: (source date of the response, result rows)."""
+        for page in self.client.paginate(
+            "discover/movie", params=self.discover_params(window), data_selector=RESULTS_PATH
+        ):
+            body = page.response.json()
+            require_keys(page.response, body, ("results", "total_pages"))
+            for row in page:
+                require_keys(page.response, row, DISCOVER_REQUIRED_FIELDS)
+            yield response_date(page.response), list(page)
+
+    def changed_ids(self, start: date, end: date) -> set[int]:
+        """Ids ``/movie/changes`` names between ``start`` and ``end`` (both included)."""
+        changed: set[int] = set()
+        window_start = start
+        while window_start <= end:
+            window_end = min(end, window_start + timedelta(days=CHANGES_MAX_DAYS - 1))
+            params = {"start_date": window_start.isoformat(), "end_date": window_end.isoformat()}
+            for page in self.client.paginate(
+                "movie/changes", params=params, data_selector=RESULTS_PATH
+            ):
+                require_keys(page.response, page.response.json(), ("results",))
+                for row in page:
+                    require_keys(page.response, row, ("id",))
+                    changed.add(int(row["id"]))
+            window_start = window_end + timedelta(days=1)
+        return changed
+
+
+def require_keys(response: requests.Response, body: Any, keys: tuple[str, ...]) -> None:
+    if not isinstance(body, dict) or any(key not in body for key in keys):
+        found = sorted(body)[:12] if isinstance(body, dict) else type(body).__name__
+        raise TmdbResponseError(
+            f"TMDB response from {sanitize_url(response.url)} is not TMDB's shape: "
+            f"expected keys {list(keys)}, found {found}"
+        )
+
+
+def shape_movie(record: dict[str, Any], loaded_at: datetime, base_url: str) -> dict[str, Any]:
+    """A /movie/{id}?append_to_response=keywords body -> the raw ``movies`` row with children."""
+    requested_id = record.pop("_movie_ids_id", None)
+    missing = [key for key in MOVIE_REQUIRED_FIELDS if key not in record]
+    if missing or (requested_id is not None and record["id"] != requested_id):
+        raise TmdbResponseError(
+            f"TMDB response from {base_url}/movie/{requested_id} is not TMDB's movie shape: "
+            f"missing {missing or ['matching id']}"
+        )
+    movie_id = record["id"]
+    row = {name: record.get(name) for name in MOVIE_FIELDS}
+    row["genres"] = [
+        {"movie_id": movie_id, "id": genre["id"], "name": genre.get("name")}
+        for genre in record.get("genres") or []
+    ]
+    keywords = (record.get("keywords") or {}).get("keywords") or []
+    row["keywords"] = [
+        {"movie_id": movie_id, "id": keyword["id"], "name": keyword.get("name")}
+        for keyword in keywords
+    ]
+    row["_loaded_at"] = loaded_at
+    return row
+
+
+def http_status_error(response: requests.Response, endpoint: TmdbEndpoint) -> TmdbError:
+    """A TmdbError for an error status, with TMDB's own status_message when it sent one."""
+    url = sanitize_url(response.url)
+    try:
+        body = response.json()
+        detail = body.get("status_message") or body.get("errors")
+    except (ValueError, AttributeError):
+        detail = None
+    detail_text = f": {detail}" if detail else ""
+    if response.status_code == 401:
+        return TmdbAuthError(
+            f"TMDB rejected the credentials (HTTP 401{detail_text}) at {url}; "
+            f"check {endpoint.credential_names}"
+        )
+    return TmdbResponseError(f"TMDB answered HTTP {response.status_code} for {url}{detail_text}")
+
+
+def tmdb_error(exc: BaseException, endpoint: TmdbEndpoint) -> TmdbError | None:
+    """The TmdbError behind ``exc`` (walking its causes), or None when TMDB is not the cause."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TmdbError):
+            return current
+        if isinstance(current, MalformedResponseError):
+            return TmdbResponseError(f"TMDB sent a response that is {current} (after retries)")
+        if isinstance(current, requests.HTTPError) and current.response is not None:
+            return http_status_error(current.response, endpoint)
+        if isinstance(current, requests.ConnectionError | requests.Timeout):
+            return TmdbUnreachableError(
+                f"cannot reach TMDB at {endpoint.base_url} ({type(current).__name__}); "
+                "check TMDB_BASE_URL and the network"
+            )
+        if isinstance(current, json.JSONDecodeError | requests.exceptions.JSONDecodeError):
+            return TmdbResponseError(f"TMDB at {endpoint.base_url} sent invalid JSON: {current}")
+        current = current.__cause__ or current.__context__
+    return None
+
+
+@dataclass
+class TmdbRun:
+    """What one load knows: its API, the source's date, and what the sweep discovered."""
+
+    api: TmdbApi
+    source_date: date
+    full_refresh: bool = False
+    progress: LoadProgress = field(default_factory=LoadProgress)
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    discovered_ids: set[int] = field(default_factory=set)
+    detail_ids: list[int] = field(default_factory=list)
+    backfill: bool = False
+
+    def discover_range(self) -> DateWindow:
+        """From the first films to the end of the year DISCOVER_YEARS_AHEAD from now."""
+        last = date(self.source_date.year + DISCOVER_YEARS_AHEAD, 12, 31)
+        return DateWindow(DISCOVER_FIRST_DATE, last)
+
+
+@dlt.source(name="tmdb", max_table_nesting=1)
+def tmdb_source(run: TmdbRun) -> Any:
+    """TMDB genres, popularity snapshots, trending, and details of new or changed movies."""
+
+    @dlt.resource(
+        name="movie_popularity_snapshots",
+        write_disposition="merge",
+        primary_key=("id", "snapshot_date"),
+        columns=SNAPSHOT_COLUMNS,
+    )
+    def movie_popularity_snapshots() -> Iterator[list[dict[str, Any]]]:
+        windows = list(run.api.discover_windows(run.discover_range()))
+        run.progress.start("discover", sum(size for _, size in windows))
+        for window, _ in windows:
+            for snapshot_date, rows in run.api.discover_pages(window):
+                run.discovered_ids.update(int(row["id"]) for row in rows)
+                run.progress.advance("discover", len(rows))
+                yield [
+                    {
+                        "id": row["id"],
+                        "snapshot_date": snapshot_date,
+                        "popularity": row["popularity"],
+                        "vote_average": row["vote_average"],
+                        "vote_count": row["vote_count"],
+                        "_loaded_at": run.loaded_at,
+                    }
+                    for row in rows
+                ]
+
+    @dlt.resource(
+        name="trending_movies",
+        write_disposition="merge",
+        primary_key=("time_window", "trend_date", "id"),
+        columns=TRENDING_COLUMNS,
+    )
+    def trending_movies() -> Iterator[list[dict[str, Any]]]:
+        position = 0
+        for page in run.api.client.paginate(
+            "trending/movie/day",
+            paginator=run.api.page_paginator(maximum_page=TRENDING_PAGES + 1),
+            data_selector=RESULTS_PATH,
+        ):
+            trend_date = response_date(page.response)
+            rows = []
+            for row in page:
+                require_keys(page.response, row, ("id", "popularity"))
+                position += 1
+                rows.append(
+                    {
+                        "id": row["id"],
+                        "trend_date": trend_date,
+                        "time_window": "day",
+                        "position": position,
+                        "popularity": row["popularity"],
+                        "_loaded_at": run.loaded_at,
+                    }
+                )
+            yield rows
+
+    @dlt.resource(name="movie_ids", selected=False)
+    def movie_ids() -> Iterator[list[dict[str, int]]]:
+        state = dlt.current.source_state()
+        known = set(state.get("known_ids", []))
+        last_load = state.get("last_load_date")
+        run.backfill = run.full_refresh or last_load is None
+        if run.backfill:
+            wanted = set(run.discovered_ids)
+        else:
+            changed = run.api.changed_ids(date.fromisoformat(last_load), run.source_date)
+            wanted = changed | (run.discovered_ids - known)
+        run.detail_ids = sorted(wanted)
+        run.progress.start("details", len(run.detail_ids))
+        for start in range(0, len(run.detail_ids), DETAIL_ID_BATCH):
+            yield [{"id": movie_id} for movie_id in run.detail_ids[start : start + DETAIL_ID_BATCH]]
+        # Only reached when every id was handed out; a failed run never commits its state.
+        state["known_ids"] = sorted(known | run.discovered_ids)
+        state["last_load_date"] = run.source_date.isoformat()
+
+    def count_detail(row: dict[str, Any]) -> dict[str, Any]:
+        run.progress.advance("details")
+        return row
+
+    resources = {
+        resource.name: resource
+        for resource in rest_api_resources(run.api.rest_api_config(movie_ids, run.loaded_at))
+    }
+    resources["movies"].add_map(count_detail)
+    return [
+        resources["genres"],
+        movie_popularity_snapshots,
+        trending_movies,
+        resources["movies"],
+    ]

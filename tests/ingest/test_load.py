@@ -1,0 +1,360 @@
+"""``run_load`` against the TMDB sandbox over real HTTP, into a real PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import date
+
+import psycopg
+import pytest
+from psycopg import sql
+
+import ingest.tmdb
+from ingest.pipeline import run_load
+from ingest.sandbox import Faults, Sandbox
+from ingest.tmdb import TmdbAuthError, TmdbResponseError, TmdbUnreachableError
+from moviemetric.config import get_settings
+
+CATALOG_DATE = date(2026, 1, 15)
+RAW_TABLES = (
+    "genres",
+    "movies",
+    "movies__genres",
+    "movies__keywords",
+    "movie_popularity_snapshots",
+    "trending_movies",
+)
+LOAD_COLUMNS = ("_loaded_at", "_dlt_load_id", "_dlt_id", "_dlt_root_id", "_dlt_parent_id")
+
+
+@pytest.fixture(autouse=True)
+def _fast_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No client-side throttling and short dlt retry backoff, so fault tests stay quick."""
+    monkeypatch.setenv("TMDB_REQUESTS_PER_SECOND", "100000")
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "6")
+    monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0.01")
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_RETRY_DELAY", "0.05")
+
+
+@pytest.fixture
+def sandbox():
+    with Sandbox(movies=1000, seed=7, catalog_date=CATALOG_DATE) as running:
+        yield running
+
+
+def use_tmdb(monkeypatch: pytest.MonkeyPatch, base_url: str, **credentials: str) -> None:
+    """Point the settings at ``base_url`` with TMDB_API_KEY and/or TMDB_ACCESS_TOKEN."""
+    monkeypatch.setenv("TMDB_BASE_URL", base_url)
+    for name in ("TMDB_API_KEY", "TMDB_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in credentials.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+
+
+def load(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, **kwargs):
+    use_tmdb(monkeypatch, sandbox.base_url, TMDB_API_KEY=sandbox.api_key)
+    return run_load(get_settings(), progress=False, **kwargs)
+
+
+def query(url: str, statement: str, *params) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(statement, params).fetchall()
+
+
+def fingerprints(url: str, *, content_only: bool = False) -> dict[str, tuple[int, str]]:
+    """(row count, md5 of all rows) per raw table; ``content_only`` leaves out when and by
+    which load a row was written."""
+    result = {}
+    with psycopg.connect(url) as conn:
+        for table in RAW_TABLES:
+            columns = [
+                name
+                for (name,) in conn.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'raw_tmdb' and table_name = %s order by column_name",
+                    (table,),
+                )
+                if not (content_only and name in LOAD_COLUMNS)
+            ]
+            assert columns, f"raw_tmdb.{table} does not exist"
+            statement = sql.SQL(
+                "select count(*), md5(coalesce(string_agg(row_text, E'\\n' order by row_text), ''))"
+                " from (select row({columns})::text as row_text from raw_tmdb.{table}) as rows"
+            ).format(
+                columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                table=sql.Identifier(table),
+            )
+            count, digest = conn.execute(statement).fetchone()
+            result[table] = (count, digest)
+    return result
+
+
+def truth(sandbox: Sandbox, day: date) -> dict[int, dict]:
+    """The sandbox's /movie/{id} bodies of the dated movies visible on ``day``."""
+    dated = sandbox.catalog.dated_movie_ids(day)
+    return {movie["id"]: movie for movie in sandbox.catalog.movies_on(day) if movie["id"] in dated}
+
+
+def test_backfill_loads_every_dated_movie_with_genres_keywords_and_a_snapshot(
+    database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = truth(sandbox, CATALOG_DATE)
+
+    summary = load(monkeypatch, sandbox)
+
+    assert summary.backfill
+    assert summary.movies == summary.details == summary.snapshots == len(expected)
+    loaded_ids = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
+    assert loaded_ids == set(expected)
+    assert query(database_url, "select count(*) from raw_tmdb.genres") == [(19,)]
+
+    movie_genres = set(query(database_url, "select movie_id, id from raw_tmdb.movies__genres"))
+    assert movie_genres == {
+        (movie_id, genre["id"]) for movie_id, movie in expected.items() for genre in movie["genres"]
+    }
+    movie_keywords = set(query(database_url, "select movie_id, id from raw_tmdb.movies__keywords"))
+    assert movie_keywords == {
+        (movie_id, keyword["id"])
+        for movie_id, movie in expected.items()
+        for keyword in movie["keywords"]["keywords"]
+    }
+    assert movie_keywords, "the sandbox catalog should have keywords"
+
+    snapshots = query(
+        database_url,
+        "select id, snapshot_date, popularity from raw_tmdb.movie_popularity_snapshots",
+    )
+    assert {movie_id for movie_id, _, _ in snapshots} == set(expected)
+    assert len(snapshots) == len(expected)
+    assert {snapshot_date for _, snapshot_date, _ in snapshots} == {CATALOG_DATE}
+    for movie_id, _, popularity in snapshots[:50]:
+        assert popularity == pytest.approx(sandbox.catalog.popularity_of(movie_id, CATALOG_DATE))
+
+    movie = expected[min(expected)]
+    (row,) = query(
+        database_url,
+        "select title, release_date, vote_count, runtime from raw_tmdb.movies where id = %s",
+        movie["id"],
+    )
+    assert row == (movie["title"], movie["release_date"], movie["vote_count"], movie["runtime"])
+
+    trending = query(
+        database_url, "select position, trend_date, time_window from raw_tmdb.trending_movies"
+    )
+    assert sorted(position for position, _, _ in trending) == list(range(1, 101))
+    assert {(trend_date, window) for _, trend_date, window in trending} == {(CATALOG_DATE, "day")}
+
+
+def test_discover_windows_split_until_each_fits_under_the_page_cap(
+    database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a cap of 150 results per query the 1,000-movie catalog needs many windows.
+    monkeypatch.setattr(ingest.tmdb, "DISCOVER_MAX_RESULTS", 150)
+
+    load(monkeypatch, sandbox)
+
+    loaded_ids = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
+    assert loaded_ids == sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+    unsplit_requests = len(loaded_ids) // 20 + 2
+    assert sandbox.request_counts["/discover/movie"] > unsplit_requests
+
+
+def test_runs_on_the_same_day_change_no_rows_and_full_refresh_refetches_all(
+    database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(monkeypatch, sandbox)
+    before = fingerprints(database_url, content_only=True)
+
+    summary = load(monkeypatch, sandbox)
+
+    assert not summary.backfill
+    assert fingerprints(database_url, content_only=True) == before
+    dated = sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+    assert before["movies"][0] == len(dated)
+
+    sandbox.reset_counts()
+    summary = load(monkeypatch, sandbox, full_refresh=True)
+
+    assert summary.backfill
+    assert sandbox.request_counts["/movie/{movie_id}"] == len(dated)
+    assert fingerprints(database_url, content_only=True) == before
+
+
+def test_incremental_run_fetches_only_changed_and_new_movies(
+    database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(monkeypatch, sandbox)
+    known = sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+    before = truth(sandbox, CATALOG_DATE)
+
+    next_day = sandbox.advance(days=1)
+    sandbox.reset_counts()
+    summary = load(monkeypatch, sandbox)
+
+    changed = sandbox.catalog.changed_ids(CATALOG_DATE, next_day)
+    new = sandbox.catalog.dated_movie_ids(next_day) - known
+    assert new, "the sandbox releases new movies every day"
+    assert sandbox.request_counts["/movie/{movie_id}"] == len(changed | new)
+    assert not summary.backfill
+    assert summary.details == len((changed | new) & set(truth(sandbox, next_day)))
+
+    day_counts = dict(
+        query(
+            database_url,
+            "select snapshot_date, count(*) from raw_tmdb.movie_popularity_snapshots group by 1",
+        )
+    )
+    assert day_counts == {
+        CATALOG_DATE: len(known),
+        next_day: len(sandbox.catalog.dated_movie_ids(next_day)),
+    }
+    loaded_ids = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
+    assert new <= loaded_ids
+
+    after = truth(sandbox, next_day)
+    fields = ("title", "popularity", "vote_count", "vote_average", "runtime")
+    rows = {
+        row[0]: row[1:]
+        for row in query(
+            database_url,
+            "select id, title, popularity, vote_count, vote_average, runtime from raw_tmdb.movies "
+            "where id = any(%s)",
+            sorted(changed & known),
+        )
+    }
+    edited = [
+        movie_id
+        for movie_id in changed & known & set(after)
+        if any(before[movie_id][name] != after[movie_id][name] for name in fields)
+    ]
+    assert edited, "some changed movie should differ from the day before"
+    for movie_id in edited:
+        assert rows[movie_id] == pytest.approx(tuple(after[movie_id][name] for name in fields))
+
+
+def test_rate_limits_and_server_errors_are_retried_to_the_same_raw_content(
+    make_database, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    results = {}
+    for name, faults in (
+        ("clean", None),
+        ("faulty", Faults(seed=3, rate_limit_burst=9, server_error_rate=0.05)),
+    ):
+        url = make_database()
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("MOVIEMETRIC_HOME", str(tmp_path / name))
+        with Sandbox(movies=1000, seed=7, catalog_date=CATALOG_DATE, faults=faults) as sandbox:
+            load(monkeypatch, sandbox)
+            injected = sum(sandbox.fault_counts.values())
+        results[name] = (fingerprints(url, content_only=True), injected)
+
+    (clean, _), (faulty, injected) = results["clean"], results["faulty"]
+    assert injected > 20, "the faulty sandbox should have refused some requests"
+    assert faulty == clean
+
+
+def test_malformed_responses_fail_cleanly_and_keep_the_last_load_date(
+    database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(monkeypatch, sandbox)
+    before = fingerprints(database_url)
+    next_day = sandbox.advance(days=1)
+    sandbox.set_faults(Faults(seed=1, malformed_rate=0.9))
+
+    with pytest.raises(TmdbResponseError, match="not valid JSON") as failure:
+        load(monkeypatch, sandbox)
+
+    assert sandbox.base_url in str(failure.value)
+    assert sandbox.api_key not in str(failure.value)
+    assert fingerprints(database_url) == before
+
+    # The failed run did not advance the state: the next run asks for changes since the
+    # last successful load, and nothing of the failed run is loaded on the way.
+    sandbox.set_faults(Faults())
+    sandbox.reset_counts()
+    load(monkeypatch, sandbox)
+    changed = sandbox.catalog.changed_ids(CATALOG_DATE, next_day)
+    new = sandbox.catalog.dated_movie_ids(next_day) - sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+    assert sandbox.request_counts["/movie/{movie_id}"] == len(changed | new)
+    # two packages (sweep, details) per successful run, none from the failed one
+    loads = query(database_url, "select count(*) from raw_tmdb._dlt_loads")
+    assert loads == [(4,)]
+
+
+@pytest.mark.parametrize("credential", ["TMDB_API_KEY", "TMDB_ACCESS_TOKEN"])
+def test_rejected_credentials_fail_with_a_clear_error_and_change_nothing(
+    credential: str, database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(monkeypatch, sandbox)
+    before = fingerprints(database_url)
+    use_tmdb(monkeypatch, sandbox.base_url, **{credential: "not-a-valid-credential"})
+
+    with pytest.raises(TmdbAuthError) as failure:
+        run_load(get_settings(), progress=False)
+
+    message = str(failure.value)
+    assert "HTTP 401" in message and credential in message and sandbox.base_url in message
+    assert "not-a-valid-credential" not in message
+    assert fingerprints(database_url) == before
+
+
+def test_access_token_loads_like_the_api_key(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Sandbox(movies=300, seed=11, catalog_date=CATALOG_DATE) as sandbox:
+        use_tmdb(monkeypatch, sandbox.base_url, TMDB_ACCESS_TOKEN=sandbox.access_token)
+        summary = run_load(get_settings(), progress=True)
+        expected = sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+
+    assert summary.movies == len(expected)
+    loaded_ids = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
+    assert loaded_ids == expected
+
+
+def test_unreachable_server_and_wrong_base_url_are_named(
+    database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    dead_url = f"http://127.0.0.1:{closed_port}/3"
+    use_tmdb(monkeypatch, dead_url, TMDB_API_KEY=sandbox.api_key)
+    with pytest.raises(TmdbUnreachableError, match=f"cannot reach TMDB at {dead_url}"):
+        run_load(get_settings(), progress=False)
+
+    not_tmdb = sandbox.base_url.removesuffix("/3") + "/v9"
+    use_tmdb(monkeypatch, not_tmdb, TMDB_API_KEY=sandbox.api_key)
+    with pytest.raises(TmdbResponseError, match="HTTP 404 for " + not_tmdb):
+        run_load(get_settings(), progress=False)
+
+    assert query(database_url, "select count(*) from pg_namespace where nspname = 'raw_tmdb'") == [
+        (0,)
+    ]
+
+
+def test_a_day_over_the_cap_is_loaded_as_far_as_it_goes_with_a_warning(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A cap of 1 result per query forces single-day windows; days with two or more
+    # movies are over it and must be named in a warning.
+    monkeypatch.setattr(ingest.tmdb, "DISCOVER_MAX_RESULTS", 1)
+    with Sandbox(movies=100, seed=5, catalog_date=date(2026, 1, 1)) as sandbox:
+        expected = sandbox.catalog.dated_movie_ids(sandbox.catalog_date)
+        with caplog.at_level(logging.WARNING, logger="ingest.tmdb"):
+            load(monkeypatch, sandbox)
+
+    warnings = [record.getMessage() for record in caplog.records if record.name == "ingest.tmdb"]
+    loaded_ids = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
+    assert loaded_ids == expected
+    released = [
+        row[0]
+        for row in query(
+            database_url,
+            "select release_date from raw_tmdb.movies group by 1 having count(*) > 1",
+        )
+    ]
+    assert released, "the catalog should have a day with two releases"
+    for day in released:
+        assert any(message.startswith(day) and "reaches only" in message for message in warnings)

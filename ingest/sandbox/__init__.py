@@ -1,0 +1,41 @@
+"""The offline TMDB sandbox (DESIGN section 3): a TMDB-v3-compatible HTTP API over a
+generated, daily-evolving catalog. It is the offline default source, the test fixture
+and the benchmark load generator.
+
+    with Sandbox(movies=2000, seed=7, catalog_date=date(2026, 1, 15)) as sb:
+        httpx.get(f"{sb.base_url}/discover/movie", params={"api_key": sb.api_key})
+        sb.advance(1)                      # the next day: popularity moves, new movies
+        sb.set_faults(Faults(server_error_rate=0.1))
+
+Contract (what clients may rely on):
+
+- Paths mirror TMDB under ``/3``: ``/genre/movie/list``, ``/discover/movie``,
+  ``/movie/{movie_id}`` (``append_to_response=keywords,credits``), ``/movie/changes``,
+  ``/trending/movie/{day|week}``. Bodies and error codes follow
+  ``reference/tmdb-api-responses/``: 401 status_code 7, 404 status_code 34, page outside
+  1..500 -> 400 status_code 22, bad parameter values -> 422 ``{"errors": [...]}`` naming
+  the parameter, rate limit -> 429 status_code 25 with ``Retry-After: 1``.
+- Auth: ``api_key`` query parameter, or ``Authorization: Bearer <access_token>``.
+- Every response's ``Date`` header is the catalog date at the current UTC time of day.
+- Time: day 0 is 2026-01-01. ``movies`` movies exist on every day; from day 1 on,
+  ``max(1, movies // 5000)`` new movies (with higher ids) appear each day and are
+  invisible (404, absent from listings) before it. Every day-dependent value is a pure
+  function of the date.
+- ``/movie/changes``: the changes of a day D are the movies new on D, the movies edited
+  on D (overview, keywords, runtime), and the movies whose vote count moved materially
+  from D-1 to D, plus a few vanished ids (like TMDB's deleted entries: ``adult: null``,
+  and /movie/{id} answers 404). ``start_date``/``end_date`` are inclusive, at most 14 days apart;
+  both default to the catalog date (the last 24 hours); days after the catalog date
+  have no changes yet. ``Catalog.changed_ids(start, end)`` is the ground truth.
+- ``/discover/movie``: 20 a page; ``total_results``/``total_pages`` are the true counts
+  even past page 500; ``include_adult`` defaults to false; a date filter never matches a
+  movie without a release date; ties of every ``sort_by`` are broken by ascending id.
+- ``request_counts`` counts every request to a known route (faulted and unauthorised ones
+  included) by route template; faults apply to authorised requests to known routes.
+"""
+
+from ingest.sandbox.catalog import Catalog
+from ingest.sandbox.faults import Faults
+from ingest.sandbox.server import DEFAULT_ACCESS_TOKEN, DEFAULT_API_KEY, Sandbox, serve
+
+__all__ = ["DEFAULT_ACCESS_TOKEN", "DEFAULT_API_KEY", "Catalog", "Faults", "Sandbox", "serve"]

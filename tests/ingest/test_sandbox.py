@@ -1,0 +1,362 @@
+"""The sandbox answers like TMDB v3: shapes, paging, filters, auth and errors, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ingest.sandbox import Sandbox
+
+REFERENCE = Path("/work/shared/reference/tmdb-api-responses")
+CATALOG_DATE = date(2026, 1, 15)
+
+
+def reference(name: str):
+    path = REFERENCE / name
+    if not path.exists():
+        pytest.skip(f"reference response {path} is not available on this machine")
+    return json.loads(path.read_text())
+
+
+def json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__
+
+
+def assert_same_shape(ours, theirs, where: str = "body") -> None:
+    """Same keys and JSON types as the reference (null matches anything: nullable fields);
+    lists are compared through their first elements."""
+    if ours is None or theirs is None:
+        return
+    assert json_type(ours) == json_type(theirs), f"{where}: {ours!r} vs {theirs!r}"
+    if isinstance(theirs, dict):
+        assert set(ours) == set(theirs), f"{where}: keys differ: {set(ours) ^ set(theirs)}"
+        for key in theirs:
+            assert_same_shape(ours[key], theirs[key], f"{where}.{key}")
+    elif isinstance(theirs, list) and ours and theirs:
+        assert_same_shape(ours[0], theirs[0], f"{where}[0]")
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(movies=2000, seed=7, catalog_date=CATALOG_DATE) as running:
+        yield running
+
+
+@pytest.fixture
+def client(sandbox):
+    with httpx.Client(base_url=sandbox.base_url, params={"api_key": sandbox.api_key}) as http:
+        yield http
+
+
+def all_pages(client: httpx.Client, path: str, params: dict) -> tuple[list[dict], dict]:
+    first = client.get(path, params={**params, "page": 1}).json()
+    results = list(first["results"])
+    for page in range(2, min(first["total_pages"], 500) + 1):
+        response = client.get(path, params={**params, "page": page})
+        assert response.status_code == 200, response.text
+        results.extend(response.json()["results"])
+    return results, first
+
+
+# ----- shapes ----------------------------------------------------------------------
+
+
+def test_genre_list_is_tmdbs_own(client):
+    response = client.get("/genre/movie/list")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == reference("genre-movie-list.json")
+
+
+def test_discover_page_has_the_reference_shape(client):
+    body = client.get("/discover/movie").json()
+    theirs = reference("discover-movie.json")
+    assert set(body) == set(theirs)
+    assert len(body["results"]) == 20
+    for item in body["results"]:
+        assert_same_shape(item, theirs["results"][0], "discover result")
+
+
+def test_movie_details_with_keywords_and_credits_have_the_reference_shape(client, sandbox):
+    movie_id = sorted(sandbox.catalog.dated_movie_ids(CATALOG_DATE))[10]
+    body = client.get(
+        f"/movie/{movie_id}", params={"append_to_response": "keywords,credits"}
+    ).json()
+    details = reference("movie-details.json")
+    keywords = body.pop("keywords")
+    credits = body.pop("credits")
+    assert_same_shape(body, details, "details")
+    assert body["id"] == movie_id
+    assert set(keywords) == {"keywords"}
+    assert_same_shape(keywords["keywords"], reference("movie-keywords.json")["keywords"])
+    theirs_credits = reference("movie-credits.json")
+    assert set(credits) == {"cast", "crew"}
+    assert_same_shape(credits["cast"], theirs_credits["cast"], "cast")
+    assert_same_shape(credits["crew"], theirs_credits["crew"], "crew")
+
+
+def test_details_without_append_have_no_keywords(client, sandbox):
+    movie_id = min(sandbox.catalog.movie_ids(CATALOG_DATE))
+    body = client.get(f"/movie/{movie_id}").json()
+    assert "keywords" not in body and "credits" not in body
+    assert body["id"] == movie_id
+
+
+def test_details_equal_the_catalog_ground_truth(client, sandbox):
+    truth = {movie["id"]: movie for movie in sandbox.catalog.movies_on(CATALOG_DATE)}
+    for movie_id in sorted(truth)[::97]:
+        body = client.get(f"/movie/{movie_id}", params={"append_to_response": "keywords"}).json()
+        assert body == truth[movie_id]
+
+
+def test_changes_have_the_reference_shape(client):
+    body = client.get(
+        "/movie/changes", params={"start_date": "2026-01-10", "end_date": "2026-01-15"}
+    ).json()
+    theirs = reference("movie-all-changes.json")
+    assert body["total_results"] > 0
+    assert_same_shape(body, theirs, "changes")
+
+
+def test_trending_is_a_list_page_by_popularity(client, sandbox):
+    body = client.get("/trending/movie/day").json()
+    assert {"page", "results", "total_pages", "total_results"} <= set(body)
+    item = body["results"][0]
+    assert item["media_type"] == "movie"
+    popularity = [row["popularity"] for row in body["results"]]
+    assert popularity == sorted(popularity, reverse=True)
+    assert not any(row["adult"] for row in body["results"])
+    week = client.get("/trending/movie/week").json()["results"]
+    assert [row["id"] for row in week] != [row["id"] for row in body["results"]]
+
+
+# ----- paging and filters ----------------------------------------------------------------
+
+
+def test_discover_pages_cover_a_date_window_exactly_once(client, sandbox):
+    params = {"primary_release_date.gte": "1990-01-01", "primary_release_date.lte": "2015-12-31"}
+    results, first = all_pages(client, "/discover/movie", params)
+    ids = [row["id"] for row in results]
+    assert len(ids) == len(set(ids)) == first["total_results"]
+    expected = {
+        movie["id"]
+        for movie in sandbox.catalog.movies_on(CATALOG_DATE)
+        if not movie["adult"]
+        and movie["release_date"]
+        and "1990-01-01" <= movie["release_date"] <= "2015-12-31"
+    }
+    assert set(ids) == expected
+    keys = [(-row["popularity"], row["id"]) for row in results]
+    assert keys == sorted(keys), "popularity.desc with ties broken by id"
+
+
+@pytest.mark.parametrize(
+    ("sort_by", "key"),
+    [
+        ("popularity.asc", lambda row: (row["popularity"], row["id"])),
+        ("primary_release_date.asc", lambda row: (row["release_date"], row["id"])),
+        ("primary_release_date.desc", lambda row: (_negated(row["release_date"]), row["id"])),
+        ("vote_count.desc", lambda row: (-row["vote_count"], row["id"])),
+        ("vote_average.desc", lambda row: (-row["vote_average"], row["id"])),
+    ],
+)
+def test_discover_sort_orders(client, sort_by, key):
+    params = {
+        "sort_by": sort_by,
+        "primary_release_date.gte": "2000-01-01",
+        "primary_release_date.lte": "2020-12-31",
+    }
+    results, _ = all_pages(client, "/discover/movie", params)
+    assert len(results) > 100
+    assert [key(row) for row in results] == sorted(key(row) for row in results)
+
+
+def _negated(iso: str) -> tuple[int, ...]:
+    return tuple(-int(part) for part in iso.split("-"))
+
+
+def test_date_filters_are_inclusive_and_skip_undated_movies(client, sandbox):
+    movies = sandbox.catalog.movies_on(CATALOG_DATE)
+    day = next(m["release_date"] for m in movies if m["release_date"] and not m["adult"])
+    body = client.get(
+        "/discover/movie",
+        params={"primary_release_date.gte": day, "primary_release_date.lte": day},
+    ).json()
+    expected = {m["id"] for m in movies if m["release_date"] == day and not m["adult"]}
+    assert {row["id"] for row in body["results"]} == expected
+    assert body["total_results"] == len(expected) >= 1
+
+    everything = client.get("/discover/movie", params={"include_adult": "true"}).json()
+    dated = client.get(
+        "/discover/movie",
+        params={
+            "include_adult": "true",
+            "primary_release_date.gte": "1800-01-01",
+            "primary_release_date.lte": "2100-12-31",
+        },
+    ).json()
+    assert everything["total_results"] == len(movies)
+    assert dated["total_results"] == len(sandbox.catalog.dated_movie_ids(CATALOG_DATE))
+    assert dated["total_results"] < everything["total_results"]
+
+
+def test_include_adult_adds_the_adult_titles(client, sandbox):
+    movies = sandbox.catalog.movies_on(CATALOG_DATE)
+    adult = sum(movie["adult"] for movie in movies)
+    assert adult > 0
+    without = client.get("/discover/movie").json()["total_results"]
+    with_adult = client.get("/discover/movie", params={"include_adult": "true"}).json()
+    assert without == len(movies) - adult
+    assert with_adult["total_results"] == len(movies)
+
+
+def test_page_cap_with_true_totals_beyond_500_pages():
+    with (
+        Sandbox(movies=12_000, seed=3, catalog_date=CATALOG_DATE) as big,
+        httpx.Client(base_url=big.base_url, params={"api_key": big.api_key}) as http,
+    ):
+        params = {
+            "primary_release_date.gte": "1850-01-01",
+            "primary_release_date.lte": "2030-12-31",
+        }
+        body = http.get("/discover/movie", params={**params, "page": 500}).json()
+        assert body["total_pages"] > 500
+        assert body["total_results"] > 10_000
+        assert body["page"] == 500 and len(body["results"]) == 20
+        over = http.get("/discover/movie", params={**params, "page": 501})
+        assert over.status_code == 400
+        assert over.json() == {
+            "status_code": 22,
+            "status_message": "Invalid page: Pages start at 1 and max at 500. "
+            "They are expected to be an integer.",
+            "success": False,
+        }
+
+
+@pytest.mark.parametrize("page", ["0", "abc", "-3", "1.5"])
+def test_bad_page_values_get_status_code_22(client, page):
+    response = client.get("/discover/movie", params={"page": page})
+    assert response.status_code == 400
+    assert response.json()["status_code"] == 22
+
+
+def test_page_past_the_last_one_is_empty(client):
+    body = client.get(
+        "/discover/movie",
+        params={"primary_release_date.gte": "2001-01-01", "primary_release_date.lte": "2001-12-31"},
+    ).json()
+    beyond = client.get(
+        "/discover/movie",
+        params={
+            "primary_release_date.gte": "2001-01-01",
+            "primary_release_date.lte": "2001-12-31",
+            "page": body["total_pages"] + 1,
+        },
+    ).json()
+    assert beyond["results"] == []
+    assert beyond["total_results"] == body["total_results"]
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"primary_release_date.gte": "2020-13-01"}, "primary_release_date.gte"),
+        ({"primary_release_date.lte": "yesterday"}, "primary_release_date.lte"),
+        ({"sort_by": "title.asc"}, "sort_by"),
+        ({"include_adult": "maybe"}, "include_adult"),
+    ],
+)
+def test_bad_query_values_get_422_naming_the_parameter(client, params, named):
+    response = client.get("/discover/movie", params=params)
+    assert response.status_code == 422
+    body = response.json()
+    assert_same_shape(body, reference("validation-error.json"))
+    assert named in body["errors"][0]
+
+
+# ----- auth and errors ----------------------------------------------------------------
+
+
+def test_both_credential_styles_work(sandbox):
+    by_key = httpx.get(f"{sandbox.base_url}/genre/movie/list", params={"api_key": sandbox.api_key})
+    by_token = httpx.get(
+        f"{sandbox.base_url}/genre/movie/list",
+        headers={"Authorization": f"Bearer {sandbox.access_token}"},
+    )
+    assert by_key.status_code == by_token.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("params", "headers"),
+    [
+        ({}, {}),
+        ({"api_key": "wrong"}, {}),
+        ({}, {"Authorization": "Bearer wrong"}),
+        ({}, {"Authorization": "sandbox-access-token"}),
+    ],
+)
+@pytest.mark.parametrize("path", ["/discover/movie", "/movie/2", "/movie/changes"])
+def test_bad_credentials_get_401_status_code_7(sandbox, params, headers, path):
+    response = httpx.get(f"{sandbox.base_url}{path}", params=params, headers=headers)
+    assert response.status_code == 401
+    assert response.json() == reference("invalid-api-key.json")
+
+
+@pytest.mark.parametrize("movie_id", ["1", "99999999", "abc"])
+def test_unknown_movie_gets_404_status_code_34(client, movie_id):
+    response = client.get(f"/movie/{movie_id}")
+    assert response.status_code == 404
+    body = response.json()
+    theirs = reference("resource-not-found.json")
+    assert {key: body[key] for key in theirs} == theirs
+    assert body["success"] is False
+
+
+def test_unknown_path_gets_404(client):
+    assert client.get("/tv/popular").status_code == 404
+
+
+def test_changes_longer_than_14_days_get_422(client):
+    ok = client.get("/movie/changes", params={"start_date": "2026-01-01", "end_date": "2026-01-15"})
+    assert ok.status_code == 200
+    response = client.get(
+        "/movie/changes", params={"start_date": "2026-01-01", "end_date": "2026-01-16"}
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "errors": ["invalid date range: should be a range no longer than 14 days"]
+    }
+    backwards = client.get(
+        "/movie/changes", params={"start_date": "2026-01-10", "end_date": "2026-01-09"}
+    )
+    assert backwards.status_code == 422
+    assert "end_date" in backwards.json()["errors"][0]
+
+
+def test_request_counts_are_keyed_by_route_template(sandbox, client):
+    sandbox.reset_counts()
+    client.get("/movie/2")
+    client.get("/movie/3")
+    client.get("/discover/movie")
+    client.get("/trending/movie/day")
+    client.get("/genre/movie/list")
+    client.get("/movie/changes")
+    assert sandbox.request_counts == {
+        "/movie/{movie_id}": 2,
+        "/discover/movie": 1,
+        "/trending/movie/{time_window}": 1,
+        "/genre/movie/list": 1,
+        "/movie/changes": 1,
+    }
+    sandbox.reset_counts()
+    assert sum(sandbox.request_counts.values()) == 0

@@ -40,7 +40,7 @@ from moviemetric.errors import MovieMetricError
 from moviemetric.warehouse import (
     RAW_SCHEMA,
     WarehouseError,
-    connect,
+    check_reachable,
     database_url,
     libpq_env,
     redact,
@@ -88,8 +88,7 @@ def run_load(
         )
         source_date = api.source_date()  # fails fast on a bad key or a dead server
         url = database_url(settings)
-        with connect(url):  # a down warehouse is named before any work is done
-            pass
+        check_reachable(url)  # a down warehouse is named before any work is done
         pipeline = _pipeline(settings, url)
         with _progress(progress) as reporter:
             run = TmdbRun(api, source_date, full_refresh=full_refresh, progress=reporter)

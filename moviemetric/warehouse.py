@@ -89,6 +89,12 @@ def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+def check_reachable(url: str | None = None) -> None:
+    """Raise WarehouseError naming the server unless it accepts a connection."""
+    with connect(url) as conn:
+        conn.execute("select 1")
+
+
 def libpq_env(url: str) -> dict[str, str]:
     """PG* variables equivalent to ``url``, for dbt and psql (profiles.yml reads them)."""
     parsed = urlparse(url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -11,14 +12,20 @@ import pytest
 
 from ingest.sandbox import Sandbox
 
-REFERENCE = Path("/work/shared/reference/tmdb-api-responses")
+# Real TMDB responses live in the product's shared/ folder, beside the repository
+# (CI lays a copy there too); MOVIEMETRIC_TMDB_REFERENCE points elsewhere.
+REFERENCE = Path(
+    os.environ.get(
+        "MOVIEMETRIC_TMDB_REFERENCE",
+        Path(__file__).resolve().parents[3] / "shared" / "reference" / "tmdb-api-responses",
+    )
+)
 CATALOG_DATE = date(2026, 1, 15)
 
 
 def reference(name: str):
     path = REFERENCE / name
-    if not path.exists():
-        pytest.skip(f"reference response {path} is not available on this machine")
+    assert path.exists(), f"reference response {path} is missing: set MOVIEMETRIC_TMDB_REFERENCE"
     return json.loads(path.read_text())
 
 

@@ -1,0 +1,37 @@
+"""Dependencies routes declare by intent: ``DbDep``, ``PoolDep``, ``CacheDep``, ``VersionsDep``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from api.cache import ResponseCache
+from api.versions import DataVersionTracker
+
+
+def get_pool(request: Request) -> AsyncConnectionPool:
+    return request.app.state.pool
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A pooled warehouse connection under the API role, returned after the response."""
+    async with request.app.state.pool.connection() as conn:
+        yield conn
+
+
+def get_cache(request: Request) -> ResponseCache:
+    return request.app.state.cache
+
+
+def get_versions(request: Request) -> DataVersionTracker:
+    return request.app.state.versions
+
+
+DbDep = Annotated[AsyncConnection, Depends(get_db)]
+PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
+CacheDep = Annotated[ResponseCache, Depends(get_cache)]
+VersionsDep = Annotated[DataVersionTracker, Depends(get_versions)]

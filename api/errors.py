@@ -1,0 +1,53 @@
+"""Exception handlers: every error is ``{"detail": ...}`` with its status, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the warehouse cannot answer now", not "this request is wrong".
+WAREHOUSE_DOWN = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+# What an API role sees before the first publish or with broken grants.
+NOT_PUBLISHED = (
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.InvalidSchemaName,
+    psycopg.errors.InsufficientPrivilege,
+)
+
+
+def warehouse_unavailable_detail(exc: BaseException, last_connect_error: str | None = None) -> str:
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, PoolTimeout) and last_connect_error:
+        return f"warehouse unavailable: {last_connect_error} ({first_line})"
+    if isinstance(exc, NOT_PUBLISHED):
+        return (
+            f"warehouse unavailable: published data is missing ({first_line}); "
+            "run `moviemetric transform` to publish"
+        )
+    return f"warehouse unavailable: {first_line}"
+
+
+async def _warehouse_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": warehouse_unavailable_detail(exc, request.app.state.pool.last_connect_error)},
+        status_code=503,
+        headers={"retry-after": "5"},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    for error in (*WAREHOUSE_DOWN, *NOT_PUBLISHED):
+        app.add_exception_handler(error, _warehouse_unavailable)
+    app.add_exception_handler(Exception, _unexpected)

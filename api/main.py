@@ -1,0 +1,100 @@
+"""The app factory: ``create_app(settings)``; ``moviemetric serve`` runs it under uvicorn.
+
+In front of FastAPI's own stack, outermost first: metrics (every request), then the
+response cache, which answers hits before anything of FastAPI runs (error middleware,
+routing, validation, serialization), so a hit costs little more than the lookup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.cache import ResponseCache
+from api.database import create_pool
+from api.errors import install_exception_handlers
+from api.http_cache import ResponseCacheMiddleware
+from api.lineage import LineageSite
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routes import analytics, movies, system
+from api.versions import DataVersionTracker
+from moviemetric.config import Settings, get_settings
+from moviemetric.warehouse import database_url
+
+DESCRIPTION = """Read-only API over MovieMetric's published warehouse (schema `artifacts`).
+
+Responses of `/movies` and `/analytics` are cached until the next publish (header
+`X-Cache: hit|miss`) and carry an `ETag` (send `If-None-Match` for a 304) and
+`Cache-Control`.
+Errors are `{"detail": ...}`; a bad parameter gets a 422 naming it; `limit` is 1 to 100.
+"""
+
+
+class MovieMetricApi(FastAPI):
+    """FastAPI with the metrics and response-cache layers in front of its middleware stack."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is not None and scope["type"] == "http":
+            await self.front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    def put_in_front(self, build: Callable[[ASGIApp], ASGIApp]) -> None:
+        self.front = build(functools.partial(FastAPI.__call__, self))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    conninfo = database_url(settings)
+    metrics = ApiMetrics()
+    cache = ResponseCache.from_settings(settings, metrics)
+
+    def on_version_change(version: int | None) -> None:
+        cache.forget_local()
+        metrics.data_version.set(-1 if version is None else version)
+
+    versions = DataVersionTracker(conninfo, on_change=on_version_change)
+    pool = create_pool(conninfo)
+    metrics.watch_pool(pool.get_stats)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await pool.open(wait=False)
+        await versions.start()
+        try:
+            yield
+        finally:
+            await versions.stop()
+            await pool.close()
+            await cache.close()
+
+    app = MovieMetricApi(
+        title="MovieMetric API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.pool = pool
+    app.state.cache = cache
+    app.state.versions = versions
+    app.state.metrics = metrics
+
+    app.include_router(movies.router)
+    app.include_router(analytics.router)
+    app.include_router(system.router)
+    app.mount("/lineage", LineageSite(settings.lineage_dir), name="lineage")
+    install_exception_handlers(app)
+
+    app.put_in_front(
+        lambda inner: MetricsMiddleware(
+            ResponseCacheMiddleware(inner, cache=cache, versions=versions), metrics=metrics
+        )
+    )
+    return app

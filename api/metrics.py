@@ -1,0 +1,134 @@
+"""Prometheus metrics of one app instance (its own registry, so several apps can coexist).
+
+- ``moviemetric_api_requests_total`` and ``moviemetric_api_request_duration_seconds``
+  per route template, method and status (unmatched paths share one label);
+- ``moviemetric_api_cache_hits_total`` / ``..._misses_total`` per layer (l1, redis, memory),
+  ``..._cache_errors_total`` per backend;
+- ``moviemetric_api_pool_*`` gauges read from the connection pool at scrape time;
+- ``moviemetric_api_data_version``: the published version this process serves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+UNMATCHED_ROUTE = "<unmatched>"
+# Set by the response cache on a hit, which answers before routing.
+ROUTE_SCOPE_KEY = "moviemetric.route"
+
+
+class PoolStatsCollector(Collector):
+    """Size, idle connections and waiting requests of the warehouse pool, read when scraped."""
+
+    _GAUGES = (
+        ("pool_size", "moviemetric_api_pool_size", "Connections in the pool, busy or idle."),
+        ("pool_available", "moviemetric_api_pool_available", "Idle connections in the pool."),
+        ("requests_waiting", "moviemetric_api_pool_waiting", "Requests waiting for a connection."),
+    )
+
+    def __init__(self, read_stats: Callable[[], dict[str, int]]) -> None:
+        self._read_stats = read_stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        stats = self._read_stats()
+        for key, name, documentation in self._GAUGES:
+            yield GaugeMetricFamily(name, documentation, value=stats.get(key, 0))
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "moviemetric_api_requests_total",
+            "HTTP requests by route template, method and status.",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "moviemetric_api_request_duration_seconds",
+            "HTTP request latency by route template, method and status.",
+            ("route", "method", "status"),
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.cache_hits = Counter(
+            "moviemetric_api_cache_hits_total",
+            "Response cache hits by layer.",
+            ("layer",),
+            registry=self.registry,
+        )
+        self.cache_misses = Counter(
+            "moviemetric_api_cache_misses_total",
+            "Response cache misses by layer.",
+            ("layer",),
+            registry=self.registry,
+        )
+        self.cache_errors = Counter(
+            "moviemetric_api_cache_errors_total",
+            "Cache backend failures (the request is served from the warehouse).",
+            ("backend",),
+            registry=self.registry,
+        )
+        self.data_version = Gauge(
+            "moviemetric_api_data_version",
+            "Published data version this process serves (-1: unknown).",
+            registry=self.registry,
+        )
+        self.data_version.set(-1)
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def watch_pool(self, read_stats: Callable[[], dict[str, int]]) -> None:
+        self.registry.register(PoolStatsCollector(read_stats))
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        labels = (route, method, status)
+        children = self._children.get(labels)
+        if children is None:
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method, str(status)),
+            )
+            self._children[labels] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+class MetricsMiddleware:
+    """Pure ASGI: counts and times every HTTP request under its route template."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            self.metrics.observe(
+                route_template(scope), scope["method"], status, time.perf_counter() - started
+            )
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    if route is not None:
+        return getattr(route, "path", UNMATCHED_ROUTE)
+    return scope.get(ROUTE_SCOPE_KEY, UNMATCHED_ROUTE)

@@ -1,0 +1,154 @@
+"""Response models: ``<Entity>Public`` for one item, ``<Entity>sPublic`` for a collection."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class MovieSummaryPublic(BaseModel):
+    """The movie fields every listing carries."""
+
+    id: int = Field(description="TMDB movie id.")
+    title: str
+    original_title: str | None = None
+    release_date: dt.date | None = None
+    release_year: int | None = None
+    genres: list[str] = Field(default_factory=list, description="Genre names.")
+    vote_average: float | None = Field(default=None, description="TMDB rating, 0 to 10.")
+    vote_count: int | None = None
+    popularity: float | None = None
+    poster_path: str | None = None
+
+
+class MoviesPublic(BaseModel):
+    items: list[MovieSummaryPublic]
+    total: int = Field(description="Movies matching the filters, ignoring limit and offset.")
+    limit: int
+    offset: int
+
+
+class MovieStatsPublic(BaseModel):
+    vote_average: float | None = None
+    vote_count: int | None = None
+    popularity: float | None = None
+    runtime: int | None = Field(default=None, description="Minutes; null when unknown.")
+    budget: int | None = None
+    revenue: int | None = None
+
+
+class MovieTrendingPositionPublic(BaseModel):
+    """The movie's place in the latest trending list, when it is in it."""
+
+    date: dt.date
+    rank: int
+    score: float
+
+
+class MoviePublic(BaseModel):
+    id: int
+    title: str
+    original_title: str | None = None
+    overview: str | None = None
+    original_language: str | None = None
+    release_date: dt.date | None = None
+    release_year: int | None = None
+    status: str | None = None
+    imdb_id: str | None = None
+    poster_path: str | None = None
+    genre_ids: list[int] = Field(default_factory=list)
+    genres: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    stats: MovieStatsPublic
+    trending: MovieTrendingPositionPublic | None = None
+
+
+class TrendingMoviePublic(MovieSummaryPublic):
+    rank: int = Field(description="1 is the most trending movie of the day.")
+    score: float
+    avg_popularity_7d: float | None = Field(
+        default=None, description="Trailing 7-day average popularity."
+    )
+    momentum: float | None = Field(
+        default=None, description="Popularity against its trailing 7-day average."
+    )
+
+
+class TrendingMoviesPublic(BaseModel):
+    date: dt.date | None = Field(description="The trend date; null when nothing is published.")
+    items: list[TrendingMoviePublic]
+
+
+class RecommendationPublic(MovieSummaryPublic):
+    rank: int
+    score: float
+    reason: str
+    shared_genre_count: int | None = None
+    shared_keyword_count: int | None = None
+
+
+class RecommendationsPublic(BaseModel):
+    movie_id: int
+    items: list[RecommendationPublic]
+
+
+class GenreStatPublic(BaseModel):
+    genre_id: int
+    genre_name: str
+    movie_count: int
+    rated_movie_count: int
+    avg_rating: float | None = None
+    total_votes: int
+    avg_popularity: float | None = None
+    new_release_count: int
+
+
+class GenreStatsPublic(BaseModel):
+    date: dt.date | None = Field(description="The stat date; null when nothing is published.")
+    items: list[GenreStatPublic]
+
+
+class DecadeRatingPublic(BaseModel):
+    decade: int
+    movie_count: int
+    rated_movie_count: int
+    avg_rating: float | None = None
+    weighted_rating: float | None = None
+    total_votes: int
+
+
+class DecadeRatingsPublic(BaseModel):
+    items: list[DecadeRatingPublic]
+
+
+class ComponentHealthPublic(BaseModel):
+    status: str = Field(description="ok, degraded or unavailable.")
+    detail: str | None = None
+
+
+class CacheHealthPublic(ComponentHealthPublic):
+    backend: str = Field(description="redis or memory.")
+
+
+class DataVersionHealthPublic(ComponentHealthPublic):
+    version: int | None = None
+    published_at: dt.datetime | None = None
+    serving_version: int | None = Field(
+        default=None, description="The version this process keys its cache with."
+    )
+
+
+class HealthComponentsPublic(BaseModel):
+    warehouse: ComponentHealthPublic
+    cache: CacheHealthPublic
+    data_version: DataVersionHealthPublic
+
+
+class HealthPublic(BaseModel):
+    status: str = Field(description="ok, degraded (serving, a part is down) or unavailable.")
+    components: HealthComponentsPublic
+
+
+class ErrorPublic(BaseModel):
+    detail: str

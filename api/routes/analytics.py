@@ -1,0 +1,44 @@
+"""``/analytics``: genre stats of a day and ratings by decade."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api import repositories
+from api.deps import DbDep
+from api.models import DecadeRatingsPublic, GenreStatsPublic
+from api.routes.params import DateParam, LimitParam
+
+router = APIRouter(prefix="/analytics", tags=["analytics"])
+
+GenreSort = Literal[
+    "movie_count",
+    "rated_movie_count",
+    "avg_rating",
+    "total_votes",
+    "avg_popularity",
+    "new_release_count",
+]
+
+
+@router.get("/top-genres", response_model=GenreStatsPublic)
+async def top_genres(
+    db: DbDep,
+    date: DateParam = None,
+    sort: Annotated[GenreSort, Query(description="Ranks genres by this, descending.")] = (
+        "movie_count"
+    ),
+    limit: LimitParam = 20,
+) -> GenreStatsPublic:
+    day = date or await repositories.latest_stat_date(db)
+    if day is None:
+        return GenreStatsPublic(date=None, items=[])
+    items = await repositories.list_genre_stats(db, day=day, sort=sort, limit=limit)
+    return GenreStatsPublic(date=day, items=items)
+
+
+@router.get("/ratings-by-decade", response_model=DecadeRatingsPublic)
+async def ratings_by_decade(db: DbDep) -> DecadeRatingsPublic:
+    return DecadeRatingsPublic(items=await repositories.list_ratings_by_decade(db))

@@ -1,0 +1,248 @@
+"""GET /movies, /movies/{id}, /movies/trending and recommendations, against the artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from moviemetric.warehouse import API_ROLE
+
+pytestmark = pytest.mark.anyio
+
+SUMMARY_FIELDS = (
+    "title",
+    "original_title",
+    "release_year",
+    "genres",
+    "vote_count",
+    "poster_path",
+)
+
+
+def _as_float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _assert_summary(item: dict, row: dict) -> None:
+    assert item["id"] == row["movie_id"]
+    for field in SUMMARY_FIELDS:
+        assert item[field] == row[field], field
+    release_date = row["release_date"]
+    assert item["release_date"] == (release_date.isoformat() if release_date else None)
+    assert item["vote_average"] == _as_float(row["vote_average"])
+    assert item["popularity"] == _as_float(row["popularity"])
+
+
+async def test_list_movies_default_is_most_popular_first(client, warehouse):
+    response = await client.get("/movies")
+    assert response.status_code == 200
+    body = response.json()
+    rows = warehouse.execute(
+        "select * from artifacts.search_documents order by popularity desc, movie_id limit 20"
+    ).fetchall()
+    total = warehouse.execute("select count(*) as n from artifacts.search_documents").fetchone()
+    assert (body["total"], body["limit"], body["offset"]) == (total["n"], 20, 0)
+    assert [item["id"] for item in body["items"]] == [row["movie_id"] for row in rows]
+    for item, row in zip(body["items"], rows, strict=True):
+        _assert_summary(item, row)
+
+
+async def test_list_movies_filters_by_genre_name_any_case_or_id(client, warehouse):
+    expected = warehouse.execute(
+        "select movie_id from artifacts.search_documents where 'Drama' = any(genres) "
+        "order by popularity desc, movie_id"
+    ).fetchall()
+    assert expected, "the dataset must have dramas"
+    by_name = (await client.get("/movies", params={"genre": "dRaMa", "limit": 100})).json()
+    by_id = (await client.get("/movies", params={"genre": "18", "limit": 100})).json()
+    assert [item["id"] for item in by_name["items"]] == [row["movie_id"] for row in expected][:100]
+    assert by_id["items"] == by_name["items"]
+    assert by_name["total"] == len(expected)
+    assert all("Drama" in item["genres"] for item in by_name["items"])
+
+
+async def test_list_movies_filters_by_year_and_min_rating_and_sorts(client, warehouse):
+    expected = warehouse.execute(
+        "select movie_id from artifacts.search_documents "
+        "where release_year = 2013 and vote_average >= 5 order by title desc, movie_id"
+    ).fetchall()
+    response = await client.get(
+        "/movies", params={"year": 2013, "min_rating": 5, "sort": "-title", "limit": 100}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total"] == len(expected) > 0
+    assert [item["id"] for item in body["items"]] == [r["movie_id"] for r in expected][:100]
+
+
+async def test_list_movies_pages_with_limit_and_offset(client, warehouse):
+    ids = [
+        row["movie_id"]
+        for row in warehouse.execute(
+            "select movie_id from artifacts.search_documents order by vote_count, movie_id"
+        ).fetchall()
+    ]
+    page = (await client.get("/movies", params={"sort": "votes", "limit": 7, "offset": 7})).json()
+    assert [item["id"] for item in page["items"]] == ids[7:14]
+    assert (page["limit"], page["offset"], page["total"]) == (7, 7, len(ids))
+    beyond = (await client.get("/movies", params={"offset": 10_000})).json()
+    assert beyond["items"] == [] and beyond["total"] == len(ids)
+
+
+async def test_list_movies_unknown_genre_is_empty(client):
+    body = (await client.get("/movies", params={"genre": "Space Opera"})).json()
+    assert body["items"] == [] and body["total"] == 0
+
+
+async def test_get_movie_has_genres_keywords_stats_and_trending(client, warehouse):
+    latest = warehouse.execute(
+        "select max(trend_date) as day from artifacts.movie_trending_daily"
+    ).fetchone()["day"]
+    trend = warehouse.execute(
+        "select * from artifacts.movie_trending_daily where trend_date = %s and rank = 1",
+        (latest,),
+    ).fetchone()
+    row = warehouse.execute(
+        "select * from artifacts.search_documents where movie_id = %s", (trend["movie_id"],)
+    ).fetchone()
+    response = await client.get(f"/movies/{row['movie_id']}")
+    assert response.status_code == 200
+    movie = response.json()
+    assert movie["id"] == row["movie_id"]
+    for field in ("title", "overview", "original_language", "genres", "keywords", "imdb_id"):
+        assert movie[field] == row[field], field
+    assert movie["genre_ids"] == row["genre_ids"]
+    assert movie["stats"] == {
+        "vote_average": _as_float(row["vote_average"]),
+        "vote_count": row["vote_count"],
+        "popularity": _as_float(row["popularity"]),
+        "runtime": row["runtime"],
+        "budget": row["budget"],
+        "revenue": row["revenue"],
+    }
+    assert movie["trending"] == {
+        "date": latest.isoformat(),
+        "rank": 1,
+        "score": float(trend["score"]),
+    }
+
+
+async def test_get_movie_not_trending_has_null_trending(client, warehouse):
+    row = warehouse.execute(
+        "select movie_id from artifacts.search_documents where movie_id not in ("
+        "select movie_id from artifacts.movie_trending_daily "
+        "where trend_date = (select max(trend_date) from artifacts.movie_trending_daily)) "
+        "limit 1"
+    ).fetchone()
+    movie = (await client.get(f"/movies/{row['movie_id']}")).json()
+    assert movie["trending"] is None
+
+
+async def test_get_unknown_movie_is_404(client, warehouse):
+    missing = warehouse.execute(
+        "select max(movie_id) + 1 as id from artifacts.search_documents"
+    ).fetchone()["id"]
+    response = await client.get(f"/movies/{missing}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"movie {missing} not found"}
+
+
+async def test_trending_defaults_to_latest_day(client, warehouse):
+    latest = warehouse.execute(
+        "select max(trend_date) as day from artifacts.movie_trending_daily"
+    ).fetchone()["day"]
+    rows = warehouse.execute(
+        "select trend.*, movie.title from artifacts.movie_trending_daily as trend "
+        "join artifacts.search_documents as movie using (movie_id) "
+        "where trend_date = %s order by rank limit 5",
+        (latest,),
+    ).fetchall()
+    response = await client.get("/movies/trending", params={"limit": 5})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["date"] == latest.isoformat()
+    assert [item["rank"] for item in body["items"]] == [1, 2, 3, 4, 5]
+    for item, row in zip(body["items"], rows, strict=True):
+        assert item["id"] == row["movie_id"]
+        assert item["title"] == row["title"]
+        assert item["score"] == float(row["score"])
+        assert item["momentum"] == _as_float(row["momentum"])
+        assert item["popularity"] == _as_float(row["popularity"])  # as of the trend date
+        assert item["avg_popularity_7d"] == _as_float(row["avg_popularity_7d"])
+
+
+async def test_trending_of_an_earlier_day_and_of_a_day_without_data(client, warehouse):
+    earliest = warehouse.execute(
+        "select min(trend_date) as day from artifacts.movie_trending_daily"
+    ).fetchone()["day"]
+    expected = warehouse.execute(
+        "select movie_id from artifacts.movie_trending_daily where trend_date = %s order by rank",
+        (earliest,),
+    ).fetchall()
+    body = (await client.get("/movies/trending", params={"date": earliest.isoformat()})).json()
+    assert body["date"] == earliest.isoformat()
+    assert [item["id"] for item in body["items"]] == [row["movie_id"] for row in expected][:20]
+    empty_day = earliest - dt.timedelta(days=365)
+    empty = (await client.get("/movies/trending", params={"date": empty_day.isoformat()})).json()
+    assert empty == {"date": empty_day.isoformat(), "items": []}
+
+
+async def test_trending_is_not_captured_by_the_movie_id_route(client):
+    response = await client.get("/movies/trending")
+    assert response.status_code == 200
+    assert set(response.json()) == {"date", "items"}
+
+
+async def test_recommendations_in_rank_order(client, warehouse):
+    source = warehouse.execute(
+        "select movie_id from artifacts.movie_recommendations order by movie_id limit 1"
+    ).fetchone()["movie_id"]
+    rows = warehouse.execute(
+        "select rec.*, movie.title from artifacts.movie_recommendations as rec "
+        "join artifacts.search_documents as movie on movie.movie_id = rec.recommended_movie_id "
+        "where rec.movie_id = %s order by rank",
+        (source,),
+    ).fetchall()
+    response = await client.get(f"/movies/{source}/recommendations")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["movie_id"] == source
+    assert len(body["items"]) == len(rows) > 0
+    for item, row in zip(body["items"], rows, strict=True):
+        assert item["id"] == row["recommended_movie_id"] != source
+        assert (item["rank"], item["reason"], item["title"]) == (
+            row["rank"],
+            row["reason"],
+            row["title"],
+        )
+        assert item["score"] == float(row["score"])
+        assert item["shared_genre_count"] == row["shared_genre_count"]
+
+
+async def test_recommendations_of_unknown_movie_is_404_and_known_without_any_is_empty(
+    client, warehouse
+):
+    lonely = warehouse.execute(
+        "select movie_id from artifacts.search_documents where movie_id not in "
+        "(select movie_id from artifacts.movie_recommendations) limit 1"
+    ).fetchone()["movie_id"]
+    assert (await client.get(f"/movies/{lonely}/recommendations")).json()["items"] == []
+    response = await client.get("/movies/999999999/recommendations")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "movie 999999999 not found"}
+
+
+@pytest.mark.parametrize("unpublished", ["marts.dim_movies", "raw_tmdb.movies"])
+def test_api_role_cannot_read_unpublished_tables(published_url, unpublished):
+    """The role every pooled API connection takes sees only what is published."""
+    with psycopg.connect(published_url, autocommit=True) as conn:
+        use_api_role = sql.SQL("set role {}").format(sql.Identifier(API_ROLE))
+        conn.execute(use_api_role)
+        assert conn.execute("select count(*) from artifacts.search_documents").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                sql.SQL("select * from {} limit 1").format(sql.Identifier(*unpublished.split(".")))
+            )

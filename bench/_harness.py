@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -85,3 +86,31 @@ def run_measured(args: list[str], env: dict[str, str]) -> ProcessRun:
             stdout=out.read(),
             stderr=err.read(),
         )
+
+
+@contextmanager
+def sandbox_process(movies: int, seed: int, day: date) -> Iterator[str]:
+    """The TMDB sandbox in its own process (as TMDB would be); yields its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(BIN / "moviemetric"),
+            "sandbox",
+            "--port",
+            str(port),
+            "--movies",
+            str(movies),
+            "--seed",
+            str(seed),
+            "--day",
+            day.isoformat(),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}/3"
+    finally:
+        proc.terminate()
+        proc.wait(30)

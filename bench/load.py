@@ -30,11 +30,11 @@ import psycopg
 from bench._harness import (
     BIN,
     RESULTS_DIR,
-    free_port,
     run_measured,
+    sandbox_process,
     scratch_database,
-    wait_for_port,
 )
+from ingest.sandbox import DEFAULT_API_KEY
 
 CATALOG_DATE = "2026-06-01"
 SEED = 42
@@ -70,28 +70,7 @@ print(len(ids), time.perf_counter() - started, total_bytes)
 
 
 def bench_size(movies: int) -> dict:
-    port = free_port()
-    sandbox = subprocess.Popen(
-        [
-            str(BIN / "moviemetric"),
-            "sandbox",
-            "--port",
-            str(port),
-            "--movies",
-            str(movies),
-            "--seed",
-            str(SEED),
-            "--day",
-            CATALOG_DATE,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
-        base_url = f"http://127.0.0.1:{port}/3"
-        from ingest.sandbox import DEFAULT_API_KEY
-
+    with sandbox_process(movies, SEED, date.fromisoformat(CATALOG_DATE)) as base_url:
         reference = subprocess.run(
             [
                 sys.executable,
@@ -124,9 +103,6 @@ def bench_size(movies: int) -> dict:
                 raise RuntimeError(f"moviemetric load failed: {load.stderr.strip()[-2000:]}")
             with psycopg.connect(url) as conn:
                 (loaded,) = conn.execute("select count(*) from raw_tmdb.movies").fetchone()
-    finally:
-        sandbox.terminate()
-        sandbox.wait(30)
     load_rate = loaded / load.seconds
     fetch_rate = int(fetched) / float(fetch_seconds)
     return {

@@ -1,0 +1,145 @@
+"""Benchmark: `moviemetric transform` (dbt build + tests + publish) at catalog scale.
+
+For each catalog size, in one run and one fresh database:
+  1. `moviemetric load` backfills a sandbox catalog (day D);
+  2. reference: `create table as select *` of every raw table (read and write the raw
+     data once: the floor any transformation pays);
+  3. full build: `moviemetric transform` from empty schemas;
+  4. the sandbox moves to day D+1 (popularity drifts for every movie, a share of movies
+     changes), `moviemetric load` fetches the changes, and `moviemetric transform` runs
+     the daily incremental build.
+Reported: seconds for each, the build/reference ratio, the slowest dbt nodes (from
+dbt's run_results.json, including movie_recommendations), and the share of movies
+whose details changed. Results go to bench/results/build.json.
+
+    python -m bench.build --movies 10000 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from bench._harness import (
+    BIN,
+    RESULTS_DIR,
+    run_measured,
+    sandbox_process,
+    scratch_database,
+)
+from ingest.sandbox import DEFAULT_API_KEY
+
+CATALOG_DATE = date(2026, 6, 1)
+SEED = 42
+
+
+def _command(name: str, env: dict[str, str]) -> float:
+    run = run_measured([str(BIN / "moviemetric"), name], env)
+    if run.returncode != 0:
+        raise RuntimeError(f"moviemetric {name} failed: {run.stderr.strip()[-2000:]}")
+    return run.seconds
+
+
+def _raw_copy_seconds(url: str) -> float:
+    """Copy every raw table once (create table as select), then drop the copies."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'raw_tmdb' and table_name not like '\\_dlt%%'"
+            )
+        ]
+        conn.execute("create schema bench_copy")
+        started = time.perf_counter()
+        for table in tables:
+            conn.execute(
+                sql.SQL("create table bench_copy.{} as select * from raw_tmdb.{}").format(
+                    sql.Identifier(table), sql.Identifier(table)
+                )
+            )
+        seconds = time.perf_counter() - started
+        conn.execute("drop schema bench_copy cascade")
+    return seconds
+
+
+def _slowest_nodes(home: str, count: int = 5) -> dict[str, float]:
+    results = json.loads((Path(home) / "dbt" / "target" / "run_results.json").read_text())
+    timings = {
+        result["unique_id"].split(".")[-1]: result["execution_time"]
+        for result in results["results"]
+        if result["unique_id"].startswith("model.")
+    }
+    slowest = sorted(timings.items(), key=lambda item: item[1], reverse=True)[:count]
+    return {name: round(seconds, 2) for name, seconds in slowest}
+
+
+def bench_size(movies: int) -> dict:
+    with scratch_database() as url, tempfile.TemporaryDirectory() as home:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "MOVIEMETRIC_HOME": home,
+            "TMDB_API_KEY": DEFAULT_API_KEY,
+            "TMDB_REQUESTS_PER_SECOND": "1000000",
+        }
+        with sandbox_process(movies, SEED, CATALOG_DATE) as base_url:
+            _command("load", {**env, "TMDB_BASE_URL": base_url})
+        reference = _raw_copy_seconds(url)
+        full_build = _command("transform", env)
+        full_nodes = _slowest_nodes(home)
+        with psycopg.connect(url) as conn:
+            (catalog,) = conn.execute("select count(*) from raw_tmdb.movies").fetchone()
+            (before,) = conn.execute(
+                "select coalesce(max(_dlt_load_id), '') from raw_tmdb.movies"
+            ).fetchone()
+        with sandbox_process(movies, SEED, CATALOG_DATE + timedelta(days=1)) as base_url:
+            _command("load", {**env, "TMDB_BASE_URL": base_url})
+        with psycopg.connect(url) as conn:
+            (changed,) = conn.execute(
+                "select count(*) from raw_tmdb.movies where _dlt_load_id > %s", (before,)
+            ).fetchone()
+        incremental_build = _command("transform", env)
+        incremental_nodes = _slowest_nodes(home)
+    return {
+        "movies": movies,
+        "catalog_movies": catalog,
+        "reference_raw_copy_s": round(reference, 2),
+        "full_build_s": round(full_build, 1),
+        "full_build_to_reference": round(full_build / reference, 1),
+        "full_build_slowest_models_s": full_nodes,
+        "changed_share": round(changed / catalog, 4),
+        "incremental_build_s": round(incremental_build, 1),
+        "incremental_build_slowest_models_s": incremental_nodes,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--movies", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    results = []
+    for movies in args.movies:
+        result = bench_size(movies)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / "build.json").write_text(
+        json.dumps(
+            {"date": date.today().isoformat(), "cores": os.cpu_count(), "results": results},
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -101,8 +101,73 @@ def sandbox(
     """Serve the offline TMDB-compatible sandbox alone."""
     from ingest.sandbox import serve
 
-    catalog_date = date.fromisoformat(day) if day else None
+    try:
+        catalog_date = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise MovieMetricError(f"--day must be a date formatted YYYY-MM-DD, got {day!r}") from None
     serve(host=host, port=port, movies=movies, seed=seed, catalog_date=catalog_date)
+
+
+@app.command()
+@_one_line_errors
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default MOVIEMETRIC_API_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Port to listen on (default MOVIEMETRIC_API_PORT)."),
+    ] = None,
+) -> None:
+    """Serve the read-only HTTP API over the published warehouse."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=settings.api_port if port is None else port,
+        log_level="warning",
+    )
+
+
+@app.command()
+@_one_line_errors
+def transform(
+    full_refresh: Annotated[
+        bool, typer.Option(help="Rebuild incremental models from scratch.")
+    ] = False,
+    select: Annotated[
+        str | None,
+        typer.Option(help="dbt selection to build (e.g. '+movie_trending_daily'); default all."),
+    ] = None,
+    print_connection: Annotated[
+        bool,
+        typer.Option(
+            "--print-connection",
+            help="Print the PG* exports and dbt command to run dbt by hand, and exit.",
+        ),
+    ] = False,
+) -> None:
+    """dbt build (every model and test), then publish the artifacts if all passed."""
+    from moviemetric.transform import connection_exports, run_transform
+
+    if print_connection:
+        typer.echo(connection_exports(get_settings()))
+        return
+    summary = run_transform(get_settings(), full_refresh=full_refresh, select=select, progress=True)
+    typer.echo(str(summary))
+
+
+@app.command()
+@_one_line_errors
+def docs() -> None:
+    """Generate the dbt docs site (lineage) that the API serves at /lineage."""
+    from moviemetric.transform import run_docs
+
+    typer.echo(str(run_docs(get_settings(), progress=True)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,62 @@
+"""Warehouse fixtures: one database for the session, loaded and transformed once.
+
+dbt runs cost seconds each, so the tests share one published
+warehouse and read it; tests that change raw data restore it before they end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from moviemetric.config import Settings
+from moviemetric.transform import TransformSummary, run_transform
+from tests.conftest import create_database, drop_database
+from tests.warehouse.raw_fixture import RawCatalog, load_raw, make_catalog
+
+ARTIFACTS = (
+    "genre_stats_daily",
+    "movie_recommendations",
+    "movie_trending_daily",
+    "ratings_by_decade",
+    "search_documents",
+)
+
+
+@dataclass
+class Warehouse:
+    url: str
+    settings: Settings
+    catalog: RawCatalog
+    pipelines_dir: Path
+    summary: TransformSummary
+
+    def query(self, statement: str, params: tuple = ()) -> list[tuple]:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(statement, params).fetchall()
+
+    def load(self, catalog: RawCatalog) -> None:
+        load_raw(self.url, catalog, self.pipelines_dir)
+
+
+def warehouse_settings(url: str, home: Path) -> Settings:
+    return Settings(database_url=url, home=home)
+
+
+@pytest.fixture(scope="session")
+def published_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    """300 movies with 10 days of snapshots, loaded through dlt and published once."""
+    name, url = create_database("mm_wh")
+    root = tmp_path_factory.mktemp("warehouse")
+    try:
+        catalog = make_catalog(movies=300, days=10, seed=7)
+        load_raw(url, catalog, root / "dlt")
+        settings = warehouse_settings(url, root / "home")
+        summary = run_transform(settings)
+        yield Warehouse(url, settings, catalog, root / "dlt", summary)
+    finally:
+        drop_database(name)

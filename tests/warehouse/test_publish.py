@@ -1,0 +1,178 @@
+"""Write-audit-publish: a failing test publishes nothing; a passing build publishes all at once."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from typer.testing import CliRunner
+
+from moviemetric.cli import app
+from moviemetric.transform import BuildFailedError, TransformError, run_transform
+from moviemetric.warehouse import API_ROLE, PUBLISH_CHANNEL
+from tests.warehouse.conftest import ARTIFACTS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _published_state(url: str) -> tuple[int, int, dict[str, bytes]]:
+    """(data version, oid of the artifacts schema, every artifact's rows as COPY bytes)."""
+    with psycopg.connect(url) as conn:
+        version = conn.execute("select version from ops.data_version").fetchone()[0]
+        schema_oid = conn.execute(
+            "select oid from pg_namespace where nspname = 'artifacts'"
+        ).fetchone()[0]
+        dumps = {}
+        for table in ARTIFACTS:
+            relation = sql.Identifier("artifacts", table)
+            query = sql.SQL("copy (select * from {} as t order by t::text) to stdout").format(
+                relation
+            )
+            with conn.cursor().copy(query) as copy_out:
+                dumps[table] = b"".join(bytes(chunk) for chunk in copy_out)
+    return version, schema_oid, dumps
+
+
+def test_publish_sets_version_and_api_role_reads_only_artifacts(published_warehouse):
+    version, published_at, build_id = published_warehouse.query(
+        "select version, published_at, build_id from ops.data_version"
+    )[0]
+    assert version == published_warehouse.summary.version == 1
+    assert published_at is not None
+    assert build_id == published_warehouse.summary.build_id
+    assert set(published_warehouse.summary.artifact_rows) == set(ARTIFACTS)
+    assert not published_warehouse.query(
+        "select 1 from pg_namespace where nspname in ('artifacts__build', 'artifacts__previous')"
+    )
+
+    with psycopg.connect(published_warehouse.url, autocommit=True) as conn:
+        conn.execute(sql.SQL("set role {}").format(sql.Identifier(API_ROLE)))
+        for table in ARTIFACTS:
+            count = conn.execute(
+                sql.SQL("select count(*) from {}").format(sql.Identifier("artifacts", table))
+            ).fetchone()[0]
+            assert count == published_warehouse.summary.artifact_rows[table]
+        assert conn.execute("select version from ops.data_version").fetchone()[0] == 1
+        for forbidden in (
+            "raw_tmdb.movies",
+            "staging.stg_tmdb__movies",
+            "marts.dim_movies",
+            "intermediate.int_movie_features",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"select 1 from {forbidden} limit 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("update ops.data_version set version = 99")
+
+
+def test_failing_test_publishes_nothing(published_warehouse):
+    before = _published_state(published_warehouse.url)
+    good = published_warehouse.catalog
+    bad = copy.deepcopy(good)
+    bad.movies[3]["vote_average"] = 42.0
+    bad_id = bad.movies[3]["id"]
+    published_warehouse.load(bad)
+    try:
+        with pytest.raises(BuildFailedError) as failure:
+            run_transform(published_warehouse.settings)
+        message = str(failure.value)
+        assert "accepted_range_stg_tmdb__movies_vote_average" in message
+        assert f"published artifacts unchanged (version {before[0]})" in message
+        assert failure.value.version == before[0]
+        assert _published_state(published_warehouse.url) == before
+
+        # the CLI says the same on one line and exits 1
+        result = CliRunner().invoke(
+            app,
+            ["transform"],
+            env={
+                "DATABASE_URL": published_warehouse.url,
+                "MOVIEMETRIC_HOME": str(published_warehouse.settings.home),
+            },
+        )
+        assert result.exit_code == 1
+        last_line = result.output.strip().splitlines()[-1]
+        assert last_line.startswith("moviemetric: error: dbt build failed:")
+        assert "accepted_range_stg_tmdb__movies_vote_average" in last_line
+        assert _published_state(published_warehouse.url) == before
+        assert published_warehouse.query(
+            "select vote_average from raw_tmdb.movies where id = %s", (bad_id,)
+        ) == [(42.0,)]
+    finally:
+        published_warehouse.load(good)
+
+
+def test_partial_build_publishes_new_version_keeping_other_artifacts(published_warehouse):
+    version, _, before = _published_state(published_warehouse.url)
+    with psycopg.connect(published_warehouse.url, autocommit=True) as listener:
+        listener.execute(sql.SQL("listen {}").format(sql.Identifier(PUBLISH_CHANNEL)))
+
+        summary = run_transform(published_warehouse.settings, select="+ratings_by_decade")
+
+        notices = list(listener.notifies(timeout=5, stop_after=1))
+    new_version, _, after = _published_state(published_warehouse.url)
+    assert summary.version == new_version == version + 1
+    assert [notice.payload for notice in notices] == [str(new_version)]
+    assert after == before  # same raw data: rebuilt or carried over, every artifact is intact
+    assert summary.models < 10  # only the selection was built
+
+
+def test_analyst_dbt_build_with_only_database_url_leaves_published_alone(published_warehouse):
+    version_before, schema_oid, dumps = _published_state(published_warehouse.url)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": published_warehouse.url,
+    }
+    dbt = str(REPO_ROOT / ".venv" / "bin" / "dbt")
+    completed = subprocess.run(
+        [dbt, "build", "--project-dir", "dbt_project", "--profiles-dir", "."],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "Completed successfully" in completed.stdout
+    assert _published_state(published_warehouse.url) == (version_before, schema_oid, dumps)
+    built = published_warehouse.query(
+        "select table_name from information_schema.tables"
+        " where table_schema = 'artifacts__build' order by table_name"
+    )
+    assert [row[0] for row in built] == sorted(ARTIFACTS)
+
+
+def test_unparsable_project_fails_before_building_and_publishes_nothing(
+    published_warehouse, tmp_path
+):
+    before = _published_state(published_warehouse.url)
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    shutil.copy(REPO_ROOT / "profiles.yml", tmp_path / "profiles.yml")
+    (project / "models" / "marts" / "_marts__models.yml").write_text("models: [unclosed\n")
+    settings = published_warehouse.settings.model_copy(update={"dbt_project_dir": project})
+
+    with pytest.raises(
+        TransformError, match=r"dbt build failed \(exit 2\): .*nothing was published"
+    ):
+        run_transform(settings)
+
+    assert _published_state(published_warehouse.url) == before
+
+
+def test_selection_matching_nothing_is_refused(published_warehouse):
+    before = _published_state(published_warehouse.url)
+
+    with pytest.raises(TransformError, match=r"selection 'no_such_model' matches no model"):
+        run_transform(published_warehouse.settings, select="no_such_model")
+
+    assert _published_state(published_warehouse.url) == before

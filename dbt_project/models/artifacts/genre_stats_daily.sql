@@ -1,3 +1,12 @@
+-- The API reads this table by these keys (api/repositories.py).
+{{
+    config(
+        indexes=[
+            {'columns': ['stat_date', 'genre_id'], 'unique': True},
+        ]
+    )
+}}
+
 with
 
 movie_state_daily as (

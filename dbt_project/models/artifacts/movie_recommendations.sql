@@ -1,3 +1,12 @@
+-- The API reads this table by these keys (api/repositories.py).
+{{
+    config(
+        indexes=[
+            {'columns': ['movie_id', 'rank'], 'unique': True},
+        ]
+    )
+}}
+
 -- Every relation is imported once per use: PostgreSQL materialises a CTE read twice
 -- and loses its statistics, which turns the pair joins into all-pairs plans.
 with

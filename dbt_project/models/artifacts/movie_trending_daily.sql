@@ -1,3 +1,13 @@
+-- The API reads this table by these keys (api/repositories.py).
+{{
+    config(
+        indexes=[
+            {'columns': ['trend_date', 'rank'], 'unique': True},
+            {'columns': ['movie_id']},
+        ]
+    )
+}}
+
 with
 
 daily_popularity as (

@@ -1,3 +1,13 @@
+-- The API reads this table by these keys (api/repositories.py).
+{{
+    config(
+        indexes=[
+            {'columns': ['movie_id'], 'unique': True},
+            {'columns': ['popularity']},
+        ]
+    )
+}}
+
 with
 
 movies as (

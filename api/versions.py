@@ -72,8 +72,10 @@ class DataVersionTracker:
                     await conn.execute(sql.SQL("listen {}").format(sql.Identifier(PUBLISH_CHANNEL)))
                     while True:
                         await self._refresh(conn)
-                        async for _ in conn.notifies(timeout=self._poll_seconds, stop_after=1):
-                            pass
+                        # Wake on the next publish, or after the poll interval at the latest.
+                        notices = conn.notifies(timeout=self._poll_seconds, stop_after=1)
+                        async for notice in notices:
+                            log.debug("publish notified: data version %s", notice.payload)
             except (psycopg.Error, OSError) as exc:
                 if self.version is not None:
                     log.warning("lost the data version (%s); bypassing the cache", exc)

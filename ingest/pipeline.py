@@ -38,9 +38,10 @@ from ingest.tmdb import (
 from moviemetric.config import Settings
 from moviemetric.errors import MovieMetricError
 from moviemetric.warehouse import (
+    LOAD_LOCK_KEY,
     RAW_SCHEMA,
     WarehouseError,
-    check_reachable,
+    advisory_lock,
     database_url,
     libpq_env,
     redact,
@@ -88,30 +89,32 @@ def run_load(
         )
         source_date = api.source_date()  # fails fast on a bad key or a dead server
         url = database_url(settings)
-        check_reachable(url)  # a down warehouse is named before any work is done
-        pipeline = _pipeline(settings, url)
-        with _progress(progress) as reporter:
-            run = TmdbRun(api, source_date, full_refresh=full_refresh, progress=reporter)
-            try:
-                if pipeline.has_pending_data:
-                    # left by a process that died mid-run: never load it with this run
-                    log.warning("dropping unfinished dlt packages of an earlier, killed load")
+        # One load at a time per warehouse (they share the dlt working folder and state);
+        # connecting also names a down warehouse before any work is done.
+        with advisory_lock(url, LOAD_LOCK_KEY, "load"):
+            pipeline = _pipeline(settings, url)
+            with _progress(progress) as reporter:
+                run = TmdbRun(api, source_date, full_refresh=full_refresh, progress=reporter)
+                try:
+                    if pipeline.has_pending_data:
+                        # left by a process that died mid-run: never load it with this run
+                        log.warning("dropping unfinished dlt packages of an earlier, killed load")
+                        _discard_local_work(pipeline)
+                    pipeline.sync_destination()
+                    # The detail ids depend on the whole sweep: extract it first. Both
+                    # packages are loaded together, after everything was fetched.
+                    row_counts: Counter[str] = Counter()
+                    for resources in (SWEEP_RESOURCES, DETAIL_RESOURCES):
+                        pipeline.extract(tmdb_source(run).with_resources(*resources))
+                        row_counts.update(pipeline.normalize().row_counts)
+                    reporter.start("load", None)
+                    pipeline.load(raise_on_failed_jobs=True)
+                except BaseException as exc:  # interrupted runs too: nothing of them loads later
                     _discard_local_work(pipeline)
-                pipeline.sync_destination()
-                # The detail ids depend on the whole sweep: extract it first. Both
-                # packages are loaded together, after everything was fetched.
-                row_counts: Counter[str] = Counter()
-                for resources in (SWEEP_RESOURCES, DETAIL_RESOURCES):
-                    pipeline.extract(tmdb_source(run).with_resources(*resources))
-                    row_counts.update(pipeline.normalize().row_counts)
-                reporter.start("load", None)
-                pipeline.load(raise_on_failed_jobs=True)
-            except BaseException as exc:  # interrupted runs too: nothing of them loads later
-                _discard_local_work(pipeline)
-                error = _user_error(exc, endpoint, url) if isinstance(exc, Exception) else None
-                if error is None:
-                    raise
-                raise error from exc
+                    error = _user_error(exc, endpoint, url) if isinstance(exc, Exception) else None
+                    if error is None:
+                        raise
+                    raise error from exc
     return LoadSummary(
         movies=len(run.discovered_ids),
         details=row_counts.get("movies", 0),

@@ -89,10 +89,28 @@ def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-def check_reachable(url: str | None = None) -> None:
-    """Raise WarehouseError naming the server unless it accepts a connection."""
-    with connect(url) as conn:
-        conn.execute("select 1")
+class WarehouseBusyError(MovieMetricError):
+    """Another MovieMetric process holds the lock this step needs."""
+
+
+# pg_try_advisory_lock keys: one per step that must not run twice on one warehouse.
+LOAD_LOCK_KEY = 0x6D6D5F6C6F6164  # "mm_load"
+
+
+@contextmanager
+def advisory_lock(url: str, key: int, step: str) -> Iterator[psycopg.Connection]:
+    """Hold a session advisory lock for the block, or fail at once naming ``step``.
+
+    The lock lives as long as the yielded connection, so a killed process releases it.
+    """
+    with connect(url, autocommit=True) as conn:
+        (locked,) = conn.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if not locked:
+            raise WarehouseBusyError(
+                f"another {step} is running on the warehouse at {redact(url)}; "
+                "wait for it to finish and retry"
+            )
+        yield conn
 
 
 def libpq_env(url: str) -> dict[str, str]:

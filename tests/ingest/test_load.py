@@ -15,6 +15,7 @@ from ingest.pipeline import run_load
 from ingest.sandbox import Faults, Sandbox
 from ingest.tmdb import TmdbAuthError, TmdbResponseError, TmdbUnreachableError
 from moviemetric.config import get_settings
+from moviemetric.warehouse import LOAD_LOCK_KEY, WarehouseBusyError, advisory_lock
 
 CATALOG_DATE = date(2026, 1, 15)
 RAW_TABLES = (
@@ -358,3 +359,21 @@ def test_a_day_over_the_cap_is_loaded_as_far_as_it_goes_with_a_warning(
     assert released, "the catalog should have a day with two releases"
     for day in released:
         assert any(message.startswith(day) and "reaches only" in message for message in warnings)
+
+
+def test_a_second_load_on_the_same_warehouse_is_refused_and_changes_nothing(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox
+) -> None:
+    load(monkeypatch, sandbox)
+    before = fingerprints(database_url)
+    sandbox.advance(days=1)
+    with (
+        advisory_lock(database_url, LOAD_LOCK_KEY, "load"),  # a load already running
+        pytest.raises(WarehouseBusyError) as refused,
+    ):
+        load(monkeypatch, sandbox)
+    assert "another load is running" in str(refused.value)
+    assert fingerprints(database_url) == before
+    # the lock died with its holder: the next load goes ahead and fetches the new day
+    assert load(monkeypatch, sandbox).snapshots > 0
+    assert fingerprints(database_url) != before

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run up test lint services bench clean
+.PHONY: run serve test lint services bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -11,13 +11,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-## run: load the built-in TMDB sandbox, build and publish the warehouse, index it (embedded defaults)
+## run: load TMDB (default: the built-in sandbox), then build, test and publish the warehouse
 run: $(VENV)/.installed
 	$(BIN)/moviemetric run
 
-## up: run once, then serve the API and the scheduler
-up: $(VENV)/.installed
-	$(BIN)/moviemetric up
+## serve: the read-only API on http://127.0.0.1:8000 over what `make run` published
+serve: $(VENV)/.installed
+	$(BIN)/moviemetric serve
 
 ## test: lint, then the whole test suite against real PostgreSQL and Redis
 test: $(VENV)/.installed services lint

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from moviemetric.config import get_settings
 from moviemetric.errors import MovieMetricError
@@ -40,6 +41,13 @@ def _one_line_errors(command: F) -> F:
         except MovieMetricError as exc:
             message = " ".join(str(exc).split())
             typer.echo(f"moviemetric: error: {message}", err=True)
+            raise typer.Exit(code=1) from None
+        except ValidationError as exc:  # a bad environment variable
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+                for error in exc.errors()
+            )
+            typer.echo(f"moviemetric: error: invalid configuration: {problems}", err=True)
             raise typer.Exit(code=1) from None
         except KeyboardInterrupt:
             typer.echo("moviemetric: interrupted", err=True)

@@ -22,7 +22,10 @@ def _env(*names: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Runtime configuration; unset services fall back to their embedded default."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # An empty variable (e.g. `TMDB_API_KEY=` from a compose file) counts as unset.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     # warehouse
     database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
@@ -60,6 +63,9 @@ class Settings(BaseSettings):
     sandbox_seed: int = Field(default=42, validation_alias=_env("MOVIEMETRIC_SANDBOX_SEED"))
 
     # API
+    api_database_url: str | None = Field(
+        default=None, validation_alias=_env("MOVIEMETRIC_API_DATABASE_URL")
+    )
     admin_token: SecretStr | None = Field(
         default=None, validation_alias=_env("MOVIEMETRIC_ADMIN_TOKEN")
     )

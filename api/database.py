@@ -1,14 +1,23 @@
-"""The warehouse connection pool of the API, restricted to the read-only API role."""
+"""The warehouse connection pool of the API, restricted to the read-only API role.
+
+The API connects with MOVIEMETRIC_API_DATABASE_URL when it is set: a LOGIN role that is
+a member of ``moviemetric_api`` (or that role itself), so no statement can get more
+than SELECT on the published data, not even ``reset role``. Unset (development, the
+embedded warehouse), it connects with DATABASE_URL, usually a superuser, and only the
+``set role`` below keeps it to the API role's privileges.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from moviemetric.warehouse import API_ROLE
+from moviemetric.config import Settings
+from moviemetric.warehouse import API_ROLE, database_url
 
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
@@ -17,19 +26,49 @@ CONNECT_TIMEOUT_SECONDS = 3
 RECONNECT_TIMEOUT_SECONDS = 5.0  # give up a reconnect attempt early; the next request retries
 
 
+def api_database_url(settings: Settings) -> str:
+    """The URL the API's pool and data-version listener connect with."""
+    return settings.api_database_url or database_url(settings)
+
+
 async def use_api_role(conn: AsyncConnection) -> None:
     """Every API connection can only SELECT what is published."""
-    await conn.execute(sql.SQL("set role {}").format(sql.Identifier(API_ROLE)))
+    try:
+        await conn.execute(sql.SQL("set role {}").format(sql.Identifier(API_ROLE)))
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise psycopg.errors.InsufficientPrivilege(
+            f"{conn.info.user} cannot take the role {API_ROLE}; "
+            f"run `grant {API_ROLE} to {conn.info.user}` or fix MOVIEMETRIC_API_DATABASE_URL"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or ["?"])[0]
 
 
 class WarehousePool(AsyncConnectionPool):
     """A pool that remembers why its last connection attempt failed, for 503 messages
-    (a pool timeout alone does not say whether the server is down or refuses us)."""
+    (a pool timeout alone does not say whether the server is down or refuses us, or
+    whether the API's login cannot take the API role)."""
 
     last_connect_error: str | None = None
 
-    def __init__(self, conninfo: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        configure: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         pool = self
+
+        async def recording_configure(conn: AsyncConnection) -> None:
+            try:
+                await configure(conn)
+            except psycopg.Error as exc:
+                pool.last_connect_error = _first_line(exc)
+                await conn.close()  # the pool drops a connection it could not configure
+                raise
 
         class RecordingConnection(AsyncConnection):
             @classmethod
@@ -37,12 +76,17 @@ class WarehousePool(AsyncConnectionPool):
                 try:
                     conn = await super().connect(*args, **connect_kwargs)
                 except psycopg.OperationalError as exc:
-                    pool.last_connect_error = (str(exc).strip().splitlines() or ["?"])[0]
+                    pool.last_connect_error = _first_line(exc)
                     raise
                 pool.last_connect_error = None
                 return conn
 
-        super().__init__(conninfo, connection_class=RecordingConnection, **kwargs)
+        super().__init__(
+            conninfo,
+            connection_class=RecordingConnection,
+            configure=recording_configure if configure else None,
+            **kwargs,
+        )
 
 
 def create_pool(conninfo: str) -> WarehousePool:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.cache import ResponseCache
-from api.database import create_pool
+from api.database import api_database_url, create_pool
 from api.errors import install_exception_handlers
 from api.http_cache import ResponseCacheMiddleware
 from api.lineage import LineageSite
@@ -23,7 +23,6 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import analytics, movies, system
 from api.versions import DataVersionTracker
 from moviemetric.config import Settings, get_settings
-from moviemetric.warehouse import database_url
 
 DESCRIPTION = """Read-only API over MovieMetric's published warehouse (schema `artifacts`).
 
@@ -51,7 +50,7 @@ class MovieMetricApi(FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    conninfo = database_url(settings)
+    conninfo = api_database_url(settings)
     metrics = ApiMetrics()
     cache = ResponseCache.from_settings(settings, metrics)
 

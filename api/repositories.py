@@ -3,11 +3,19 @@
 Values are always bound parameters; the only composed parts are identifiers and the
 whitelisted sort orders below. Functions return plain dicts shaped like the response
 models, so routes only validate and wrap them.
+
+Every request runs exactly one statement: a publish renames schemas between two
+statements of an autocommit connection, so a second statement could read the next data
+version. What a response needs besides its rows (a total, the latest day, whether the
+movie exists) is computed in the same statement and comes back on every row, and on a
+single row of NULL items when there are none. (A REPEATABLE READ transaction would not
+help: catalog lookups see the renamed schemas while the snapshot is still the old one.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -40,6 +48,10 @@ def _movie_summary(stats_from: str = "movie") -> sql.Composed:
         "{stats}.vote_average, {stats}.vote_count, {stats}.popularity, movie.poster_path"
     ).format(stats=sql.Identifier(stats_from))
 
+
+# A `genre` of ASCII digits is a TMDB genre id (at most 18 digits: it fits a bigint); any
+# other value, such as "²" (a digit to str.isdigit) or "١٨", is a name that matches no genre.
+GENRE_ID = re.compile(r"[0-9]{1,18}")
 
 # `sort` values of GET /movies: a leading "-" means descending; movie_id breaks ties.
 MOVIE_SORTS: dict[str, sql.SQL] = {
@@ -81,6 +93,19 @@ async def _one(conn: AsyncConnection, query: sql.Composable, params: dict[str, A
         return await cursor.fetchone()
 
 
+def _items(rows: list[dict], key: str, *envelope: str) -> list[dict]:
+    """The items of a single-statement result: rows without the ``envelope`` columns, less
+    the row whose ``key`` is NULL, which stands for "no items"."""
+    items = []
+    for row in rows:
+        if row[key] is None:
+            continue
+        for column in envelope:
+            del row[column]
+        items.append(row)
+    return items
+
+
 async def read_data_version(conn: AsyncConnection) -> dict | None:
     """The published version row (version, published_at, build_id), or None before a publish."""
     query = sql.SQL(
@@ -99,11 +124,11 @@ async def list_movies(
     limit: int,
     offset: int,
 ) -> tuple[list[dict], int]:
-    """One page of catalog movies and the number matching the filters."""
+    """One page of catalog movies and the number matching the filters (also past the end)."""
     conditions: list[sql.Composable] = []
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if genre is not None:
-        if genre.isdigit():
+        if GENRE_ID.fullmatch(genre):
             conditions.append(sql.SQL("%(genre_id)s = any(movie.genre_ids)"))
             params["genre_id"] = int(genre)
         else:
@@ -121,16 +146,21 @@ async def list_movies(
         conditions.append(sql.SQL("movie.vote_average >= %(min_rating)s"))
         params["min_rating"] = min_rating
     where = sql.SQL("where ") + sql.SQL(" and ").join(conditions) if conditions else sql.SQL("")
-    page = sql.SQL(
-        "select {columns} from {table} as movie {where} "
-        "order by {order} limit %(limit)s offset %(offset)s"
-    ).format(columns=_movie_summary(), table=SEARCH_DOCUMENTS, where=where, order=MOVIE_SORTS[sort])
-    count = sql.SQL("select count(*) as total from {table} as movie {where}").format(
-        table=SEARCH_DOCUMENTS, where=where
-    )
-    items = await _all(conn, page, params)
-    total_row = await _one(conn, count, params)
-    return items, total_row["total"] if total_row else 0
+    # Not materialized: the count and the page each plan on the table itself (indexes,
+    # top-N sort) instead of sharing a full copy of every filtered row.
+    query = sql.SQL(
+        "with filtered as not materialized (select * from {table} as movie {where}), "
+        "counted as (select count(*) as total from filtered) "
+        "select counted.total, page.* from counted "
+        "left join lateral ("
+        "select {columns}, row_number() over (order by {order}) as position "
+        "from filtered as movie order by {order} limit %(limit)s offset %(offset)s"
+        ") as page on true "
+        "order by page.position"
+    ).format(table=SEARCH_DOCUMENTS, where=where, columns=_movie_summary(), order=MOVIE_SORTS[sort])
+    rows = await _all(conn, query, params)
+    total = rows[0]["total"]
+    return _items(rows, "id", "total", "position"), total
 
 
 async def get_movie(conn: AsyncConnection, movie_id: int) -> dict | None:
@@ -162,65 +192,77 @@ async def get_movie(conn: AsyncConnection, movie_id: int) -> dict | None:
     return row
 
 
-async def movie_exists(conn: AsyncConnection, movie_id: int) -> bool:
-    query = sql.SQL("select 1 as found from {} where movie_id = %(movie_id)s").format(
-        SEARCH_DOCUMENTS
-    )
-    return await _one(conn, query, {"movie_id": movie_id}) is not None
-
-
-async def latest_trend_date(conn: AsyncConnection) -> dt.date | None:
-    row = await _one(
-        conn, sql.SQL("select max(trend_date) as day from {}").format(MOVIE_TRENDING_DAILY), {}
-    )
-    return row["day"] if row else None
-
-
-async def list_trending(conn: AsyncConnection, *, day: dt.date, limit: int) -> list[dict]:
-    """The top ``limit`` trending movies of ``day``, best rank first."""
+async def list_trending(
+    conn: AsyncConnection, *, day: dt.date | None, limit: int
+) -> tuple[dt.date | None, list[dict]]:
+    """The trend day (``day``, or the latest when None; None when nothing is published) and
+    its top ``limit`` trending movies, best rank first."""
     query = sql.SQL(
-        "select trend.rank, trend.score, trend.avg_popularity_7d, trend.momentum, "
-        "{columns} "
+        "with trend_day as ("
+        "select coalesce(%(day)s::date, (select max(trend_date) from {trending})) as day) "
+        "select trend_day.day as trend_day, page.* from trend_day "
+        "left join lateral ("
+        "select trend.rank, trend.score, trend.avg_popularity_7d, trend.momentum, {columns} "
         "from {trending} as trend "
         "join {movies} as movie on movie.movie_id = trend.movie_id "
-        "where trend.trend_date = %(day)s "
+        "where trend.trend_date = trend_day.day "
         "order by trend.rank limit %(limit)s"
+        ") as page on true "
+        "order by page.rank"
     ).format(
         columns=_movie_summary("trend"), trending=MOVIE_TRENDING_DAILY, movies=SEARCH_DOCUMENTS
     )
-    return await _all(conn, query, {"day": day, "limit": limit})
+    rows = await _all(conn, query, {"day": day, "limit": limit})
+    trend_day = rows[0]["trend_day"]
+    return trend_day, _items(rows, "id", "trend_day")
 
 
-async def list_recommendations(conn: AsyncConnection, movie_id: int, *, limit: int) -> list[dict]:
+async def list_recommendations(
+    conn: AsyncConnection, movie_id: int, *, limit: int
+) -> list[dict] | None:
+    """The recommendations for ``movie_id`` in rank order, or None when it is not in the
+    catalog."""
     query = sql.SQL(
+        "with source as ("
+        "select exists (select from {movies} where movie_id = %(movie_id)s) as movie_found) "
+        "select source.movie_found, page.* from source "
+        "left join lateral ("
         "select rec.rank, rec.score, rec.reason, rec.shared_genre_count, "
         "rec.shared_keyword_count, {columns} "
         "from {recommendations} as rec "
         "join {movies} as movie on movie.movie_id = rec.recommended_movie_id "
-        "where rec.movie_id = %(movie_id)s "
+        "where source.movie_found and rec.movie_id = %(movie_id)s "
         "order by rec.rank limit %(limit)s"
+        ") as page on true "
+        "order by page.rank"
     ).format(
         columns=_movie_summary(), recommendations=MOVIE_RECOMMENDATIONS, movies=SEARCH_DOCUMENTS
     )
-    return await _all(conn, query, {"movie_id": movie_id, "limit": limit})
-
-
-async def latest_stat_date(conn: AsyncConnection) -> dt.date | None:
-    row = await _one(
-        conn, sql.SQL("select max(stat_date) as day from {}").format(GENRE_STATS_DAILY), {}
-    )
-    return row["day"] if row else None
+    rows = await _all(conn, query, {"movie_id": movie_id, "limit": limit})
+    if not rows[0]["movie_found"]:
+        return None
+    return _items(rows, "id", "movie_found")
 
 
 async def list_genre_stats(
-    conn: AsyncConnection, *, day: dt.date, sort: str, limit: int
-) -> list[dict]:
+    conn: AsyncConnection, *, day: dt.date | None, sort: str, limit: int
+) -> tuple[dt.date | None, list[dict]]:
+    """The stat day (``day``, or the latest when None; None when nothing is published) and
+    its top ``limit`` genres by ``sort``."""
     query = sql.SQL(
+        "with stat_day as ("
+        "select coalesce(%(day)s::date, (select max(stat_date) from {table})) as day) "
+        "select stat_day.day as stat_day, page.* from stat_day "
+        "left join lateral ("
         "select genre_id, genre_name, movie_count, rated_movie_count, avg_rating, total_votes, "
-        "avg_popularity, new_release_count from {table} "
-        "where stat_date = %(day)s order by {order} limit %(limit)s"
+        "avg_popularity, new_release_count, row_number() over (order by {order}) as position "
+        "from {table} where stat_date = stat_day.day order by {order} limit %(limit)s"
+        ") as page on true "
+        "order by page.position"
     ).format(table=GENRE_STATS_DAILY, order=GENRE_SORTS[sort])
-    return await _all(conn, query, {"day": day, "limit": limit})
+    rows = await _all(conn, query, {"day": day, "limit": limit})
+    stat_day = rows[0]["stat_day"]
+    return stat_day, _items(rows, "genre_id", "stat_day", "position")
 
 
 async def list_ratings_by_decade(conn: AsyncConnection) -> list[dict]:

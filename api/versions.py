@@ -61,7 +61,11 @@ class DataVersionTracker:
         conn = await AsyncConnection.connect(
             self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
         )
-        await use_api_role(conn)
+        try:
+            await use_api_role(conn)
+        except psycopg.Error:
+            await conn.close()
+            raise
         return conn
 
     async def _follow(self) -> None:

@@ -32,10 +32,7 @@ async def top_genres(
     ),
     limit: LimitParam = 20,
 ) -> GenreStatsPublic:
-    day = date or await repositories.latest_stat_date(db)
-    if day is None:
-        return GenreStatsPublic(date=None, items=[])
-    items = await repositories.list_genre_stats(db, day=day, sort=sort, limit=limit)
+    day, items = await repositories.list_genre_stats(db, day=date, sort=sort, limit=limit)
     return GenreStatsPublic(date=day, items=items)
 
 

@@ -46,7 +46,10 @@ async def list_movies(
             min_length=1,
             max_length=100,
             pattern=r"^[^\x00-\x1f]+$",
-            description="Genre name (any case, e.g. `drama`) or TMDB genre id (e.g. `18`).",
+            description=(
+                "Genre name (any case, e.g. `drama`) or TMDB genre id (ASCII digits, e.g. "
+                "`18`). A value matching no genre gives an empty list, not an error."
+            ),
         ),
     ] = None,
     year: Annotated[int | None, Query(ge=1800, le=2200, description="Release year.")] = None,
@@ -77,10 +80,7 @@ async def list_movies(
 async def trending_movies(
     db: DbDep, date: DateParam = None, limit: LimitParam = 20
 ) -> TrendingMoviesPublic:
-    day = date or await repositories.latest_trend_date(db)
-    if day is None:
-        return TrendingMoviesPublic(date=None, items=[])
-    items = await repositories.list_trending(db, day=day, limit=limit)
+    day, items = await repositories.list_trending(db, day=date, limit=limit)
     return TrendingMoviesPublic(date=day, items=items)
 
 
@@ -104,7 +104,7 @@ async def get_movie(db: DbDep, movie_id: MovieId) -> MoviePublic:
 async def movie_recommendations(
     db: DbDep, movie_id: MovieId, limit: LimitParam = 10
 ) -> RecommendationsPublic:
-    if not await repositories.movie_exists(db, movie_id):
-        raise _not_found(movie_id)
     items = await repositories.list_recommendations(db, movie_id, limit=limit)
+    if items is None:
+        raise _not_found(movie_id)
     return RecommendationsPublic(movie_id=movie_id, items=items)

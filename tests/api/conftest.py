@@ -34,6 +34,12 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def _no_api_login_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's MOVIEMETRIC_API_DATABASE_URL must not take the API tests elsewhere."""
+    monkeypatch.delenv("MOVIEMETRIC_API_DATABASE_URL", raising=False)
+
+
 @pytest.fixture(scope="session")
 def published_url(tmp_path_factory) -> Iterator[str]:
     """A database holding a published dataset (artifacts, ops.data_version, API role)."""

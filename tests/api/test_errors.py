@@ -39,6 +39,16 @@ async def test_bad_parameter_is_422_naming_it(client, path, params, parameter):
     assert errors[0]["msg"]
 
 
+@pytest.mark.parametrize("genre", ["²", "١٨", "99999999999999999999"])
+async def test_genre_that_is_not_an_ascii_id_is_a_name_matching_nothing(client, genre):
+    """Unicode digits ("²" passes str.isdigit) and ids beyond a bigint are genre names:
+    like any unknown name they give an empty list, not an error."""
+    response = await client.get("/movies", params={"genre": genre})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["items"], body["total"]) == ([], 0)
+
+
 async def test_unknown_path_is_json_404(client):
     response = await client.get("/nope")
     assert response.status_code == 404

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 pytestmark = pytest.mark.anyio
@@ -55,6 +57,16 @@ async def test_top_genres_of_a_day_sorted_by_total_votes(client, warehouse):
     ).json()
     assert body["date"] == earliest.isoformat()
     assert [item["genre_id"] for item in body["items"]] == [row["genre_id"] for row in expected]
+
+
+async def test_top_genres_of_a_day_without_data_is_that_day_and_no_items(client, warehouse):
+    earliest = warehouse.execute(
+        "select min(stat_date) as day from artifacts.genre_stats_daily"
+    ).fetchone()["day"]
+    empty_day = earliest - dt.timedelta(days=365)
+    response = await client.get("/analytics/top-genres", params={"date": empty_day.isoformat()})
+    assert response.status_code == 200
+    assert response.json() == {"date": empty_day.isoformat(), "items": []}
 
 
 async def test_ratings_by_decade_lists_every_decade_in_order(client, warehouse):

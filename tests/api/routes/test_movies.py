@@ -92,6 +92,17 @@ async def test_list_movies_pages_with_limit_and_offset(client, warehouse):
     assert beyond["items"] == [] and beyond["total"] == len(ids)
 
 
+async def test_list_movies_page_past_the_end_still_has_the_filtered_total(client, warehouse):
+    dramas = warehouse.execute(
+        "select count(*) as n from artifacts.search_documents where 'Drama' = any(genres)"
+    ).fetchone()["n"]
+    response = await client.get("/movies", params={"genre": "drama", "offset": dramas})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["items"], body["total"], body["offset"]) == ([], dramas, dramas)
+    assert dramas > 0
+
+
 async def test_list_movies_unknown_genre_is_empty(client):
     body = (await client.get("/movies", params={"genre": "Space Opera"})).json()
     assert body["items"] == [] and body["total"] == 0

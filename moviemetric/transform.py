@@ -5,11 +5,13 @@
 test passes does one transaction swap ``artifacts__build`` in as ``artifacts``,
 grant the API role, bump ``ops.data_version`` and NOTIFY ``moviemetric_publish``:
 the API sees all new tables or all old ones, never a mix, and a failed build
-changes nothing it reads.
+changes nothing it reads. The replaced tables are dropped afterwards, in their own
+transaction, so the swap never waits behind API reads of the old tables.
 
 dbt runs as a subprocess of this Python (the ``dbt`` next to it) with the warehouse
 given as PG* variables, so concurrent runs in one process never share globals, and
-its state (target, logs) lives under ``MOVIEMETRIC_HOME/dbt``.
+its state (target, logs) lives under ``MOVIEMETRIC_HOME/dbt``; ``run_docs`` has a
+target of its own there, so docs never overwrite a concurrent transform's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 import yaml
 from psycopg import sql
 
@@ -52,6 +55,8 @@ TRANSFORM_LOCK_KEY = 0x6D6D5F707562
 _PUBLISH_LOCK_TIMEOUT = "30s"
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
 _DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+# dbt var read by macros/generate_schema_name.sql: docs describe the published schema
+_DOCS_VARS = {"describe_published_artifacts": True}
 
 
 class TransformError(MovieMetricError):
@@ -143,10 +148,23 @@ def run_transform(
 
 
 def run_docs(settings: Settings, *, progress: bool = False) -> Path:
-    """``dbt docs generate``, copied into ``settings.lineage_dir`` (served at /lineage)."""
+    """``dbt docs generate`` of the published artifacts, copied into ``settings.lineage_dir``.
+
+    The manifest and catalog describe the artifacts where the API reads them
+    (``artifacts``), not the build schema a publish renames away. dbt writes into a
+    target of its own (``MOVIEMETRIC_HOME/dbt/target-docs``), so a docs run never
+    overwrites the target of a transform running at the same time.
+    """
     url = database_url(settings)
-    _run_dbt(["docs", "generate"], settings, url, progress=progress, check=True)
-    target = _dbt_home(settings) / "target"
+    target = _dbt_home(settings) / "target-docs"
+    _run_dbt(
+        ["docs", "generate", "--vars", json.dumps(_DOCS_VARS)],
+        settings,
+        url,
+        progress=progress,
+        check=True,
+        target=target,
+    )
     lineage = settings.lineage_dir
     lineage.mkdir(parents=True, exist_ok=True)
     for name in _DOCS_FILES:
@@ -214,12 +232,21 @@ def _dbt_executable() -> list[str]:
 
 
 def _run_dbt(
-    args: list[str], settings: Settings, url: str, *, progress: bool, check: bool = False
+    args: list[str],
+    settings: Settings,
+    url: str,
+    *,
+    progress: bool,
+    check: bool = False,
+    target: Path | None = None,
 ) -> dict:
-    """Run dbt; return its run_results.json (empty when dbt wrote none)."""
+    """Run dbt with ``target`` as its target path (default ``MOVIEMETRIC_HOME/dbt/target``).
+
+    Returns its run_results.json (empty when dbt wrote none).
+    """
     project_dir = settings.dbt_project_dir
     dbt_home = _dbt_home(settings)
-    target = dbt_home / "target"
+    target = target or dbt_home / "target"
     target.mkdir(parents=True, exist_ok=True)
     results_file = target / "run_results.json"
     results_file.unlink(missing_ok=True)
@@ -313,7 +340,19 @@ def _node_label(node: dict) -> str:
 
 
 def _publish(url: str, build_id: str) -> tuple[int, dict[str, int]]:
-    """Swap the build schema in as the published one, in one transaction."""
+    """Swap the build schema in as the published one, then drop the replaced tables.
+
+    The swap (renames, grants, version bump, NOTIFY) is one transaction that takes no
+    lock on the old tables, so it never waits behind API reads. Dropping the old
+    tables needs their exclusive locks: it runs afterwards in a short transaction of
+    its own, when new reads already go to the new tables.
+    """
+    # left behind by a crash between a swap and its drop, or by a drop that timed out
+    if not _drop_previous(url):
+        raise TransformError(
+            f"publish failed, published artifacts unchanged: could not drop the stale "
+            f"{PREVIOUS_SCHEMA} within {_PUBLISH_LOCK_TIMEOUT}; retry the transform"
+        )
     build = sql.Identifier(BUILD_SCHEMA)
     published = sql.Identifier(PUBLISHED_SCHEMA)
     previous = sql.Identifier(PREVIOUS_SCHEMA)
@@ -325,11 +364,9 @@ def _publish(url: str, build_id: str) -> tuple[int, dict[str, int]]:
         try:
             conn.execute(sql.SQL("create schema if not exists {}").format(build))
             _carry_over_unbuilt_tables(conn)
-            conn.execute(sql.SQL("drop schema if exists {} cascade").format(previous))
             if _schema_exists(conn, PUBLISHED_SCHEMA):
                 conn.execute(sql.SQL("alter schema {} rename to {}").format(published, previous))
             conn.execute(sql.SQL("alter schema {} rename to {}").format(build, published))
-            conn.execute(sql.SQL("drop schema if exists {} cascade").format(previous))
             conn.execute(sql.SQL("grant usage on schema {} to {}").format(published, role))
             conn.execute(
                 sql.SQL("grant select on all tables in schema {} to {}").format(published, role)
@@ -342,13 +379,43 @@ def _publish(url: str, build_id: str) -> tuple[int, dict[str, int]]:
                 (build_id,),
             ).fetchone()[0]
             conn.execute("select pg_notify(%s, %s)", (PUBLISH_CHANNEL, str(version)))
-            rows = _row_counts(conn, PUBLISHED_SCHEMA)
+            conn.commit()
         except Exception as exc:
             conn.rollback()
             raise TransformError(
                 f"publish failed, published artifacts unchanged: {' '.join(str(exc).split())}"
             ) from exc
+    try:
+        dropped = _drop_previous(url)
+    except (psycopg.Error, MovieMetricError) as exc:
+        log.warning("dropping %s failed: %s", PREVIOUS_SCHEMA, " ".join(str(exc).split()))
+        dropped = False
+    if not dropped:
+        # published all the same; the next publish drops it before its swap
+        log.warning(
+            "published version %s but left %s in place; the next publish drops it",
+            version,
+            PREVIOUS_SCHEMA,
+        )
+    with connect(url) as conn:
+        rows = _row_counts(conn, PUBLISHED_SCHEMA)
     return int(version), rows
+
+
+def _drop_previous(url: str) -> bool:
+    """Drop ``artifacts__previous`` in a transaction of its own; False on a lock timeout."""
+    with connect(url) as conn:
+        conn.execute(
+            sql.SQL("set local lock_timeout = {}").format(sql.Literal(_PUBLISH_LOCK_TIMEOUT))
+        )
+        try:
+            conn.execute(
+                sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(PREVIOUS_SCHEMA))
+            )
+        except psycopg.errors.LockNotAvailable:
+            conn.rollback()
+            return False
+    return True
 
 
 def _carry_over_unbuilt_tables(conn) -> None:

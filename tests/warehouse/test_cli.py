@@ -9,6 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from moviemetric.cli import app
+from moviemetric.config import get_settings
+from tests.warehouse.conftest import ARTIFACTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,14 +39,43 @@ def test_print_connection_gives_pg_exports_and_the_dbt_command(tmp_path):
     assert echoed.stdout.strip() == "analyst@db.example:6543/moviemetric"
 
 
-def test_docs_writes_the_lineage_site(database_url, tmp_path):
+def test_docs_describe_the_published_artifacts(published_warehouse, monkeypatch):
+    home = published_warehouse.settings.home_dir
+    monkeypatch.setenv("DATABASE_URL", published_warehouse.url)
+    monkeypatch.setenv("MOVIEMETRIC_HOME", str(home))
+    get_settings.cache_clear()
+    transform_manifest = home / "dbt" / "target" / "manifest.json"
+    transform_target_before = transform_manifest.read_bytes()
+
     result = CliRunner().invoke(app, ["docs"])
 
     assert result.exit_code == 0, result.output
     lineage = Path(result.output.strip().splitlines()[-1])
-    assert lineage == (tmp_path / "home" / "lineage").resolve()
+    assert lineage == home / "lineage"
     assert "<html" in (lineage / "index.html").read_text().lower()
     manifest = json.loads((lineage / "manifest.json").read_text())
-    assert "model.moviemetric.movie_trending_daily" in manifest["nodes"]
+    catalog = json.loads((lineage / "catalog.json").read_text())
     assert "exposure.moviemetric.api_movies_trending" in manifest["exposures"]
-    assert json.loads((lineage / "catalog.json").read_text())["metadata"]
+    for artifact in ARTIFACTS:
+        node_id = f"model.moviemetric.{artifact}"
+        assert manifest["nodes"][node_id]["schema"] == "artifacts"
+        entry = catalog["nodes"][node_id]
+        assert entry["metadata"]["schema"] == "artifacts"
+        assert entry["metadata"]["name"] == artifact
+        published_columns = [
+            row[0]
+            for row in published_warehouse.query(
+                "select column_name from information_schema.columns"
+                " where table_schema = 'artifacts' and table_name = %s order by ordinal_position",
+                (artifact,),
+            )
+        ]
+        assert published_columns
+        assert sorted(entry["columns"]) == sorted(published_columns)
+        assert set(entry["columns"]) == set(manifest["nodes"][node_id]["columns"])
+    assert catalog["nodes"]["model.moviemetric.dim_movies"]["metadata"]["schema"] == "marts"
+    # docs ran in a target of their own: the transform's target is untouched
+    assert (home / "dbt" / "target-docs" / "catalog.json").is_file()
+    assert transform_manifest.read_bytes() == transform_target_before
+    transform_nodes = json.loads(transform_target_before)["nodes"]
+    assert transform_nodes["model.moviemetric.search_documents"]["schema"] == "artifacts__build"

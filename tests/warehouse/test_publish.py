@@ -6,6 +6,8 @@ import copy
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -175,4 +177,137 @@ def test_selection_matching_nothing_is_refused(published_warehouse):
     with pytest.raises(TransformError, match=r"selection 'no_such_model' matches no model"):
         run_transform(published_warehouse.settings, select="no_such_model")
 
+    assert _published_state(published_warehouse.url) == before
+
+
+def test_publish_swaps_while_api_reads_hold_the_old_tables(published_warehouse):
+    """The swap commits under an open read of the old tables; only the drop waits for it."""
+    url = published_warehouse.url
+    with psycopg.connect(url, autocommit=True) as conn:
+        # what a crash between a swap and its drop leaves behind
+        conn.execute("create schema artifacts__previous")
+        conn.execute("create table artifacts__previous.search_documents (movie_id bigint)")
+    version_before = _published_state(url)[0]
+    old_rows = published_warehouse.summary.artifact_rows["search_documents"]
+    outcome: dict[str, object] = {}
+
+    def transform() -> None:
+        try:
+            outcome["summary"] = run_transform(
+                published_warehouse.settings, select="+ratings_by_decade"
+            )
+        except Exception as exc:  # re-raised by the test below
+            outcome["error"] = exc
+
+    with psycopg.connect(url) as api_read:
+        api_read.execute(sql.SQL("set role {}").format(sql.Identifier(API_ROLE)))
+        # an API read in flight: holds a lock on the published table until it ends
+        assert api_read.execute("select count(*) from artifacts.search_documents").fetchone() == (
+            old_rows,
+        )
+        worker = threading.Thread(target=transform)
+        worker.start()
+        deadline = time.monotonic() + 180
+        with psycopg.connect(url, autocommit=True) as watcher:
+            while _version(watcher) == version_before and worker.is_alive():
+                assert time.monotonic() < deadline, "the publish did not commit"
+                time.sleep(0.2)
+            assert "error" not in outcome, outcome.get("error")
+            # published while the old read is still open ...
+            assert _version(watcher) == version_before + 1
+            # ... and new reads go to the new tables at once, not queued behind a drop
+            watcher.execute("set lock_timeout = '2s'")
+            watcher.execute(sql.SQL("set role {}").format(sql.Identifier(API_ROLE)))
+            assert watcher.execute(
+                "select count(*) from artifacts.search_documents"
+            ).fetchone() == (old_rows,)
+            assert worker.is_alive()  # the drop of the old tables waits for the old read
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    if "error" in outcome:
+        raise outcome["error"]
+    assert outcome["summary"].version == version_before + 1
+    assert not published_warehouse.query(
+        "select 1 from pg_namespace where nspname = 'artifacts__previous'"
+    )
+
+
+def _version(conn: psycopg.Connection) -> int:
+    return conn.execute("select version from ops.data_version").fetchone()[0]
+
+
+def test_failing_artifact_test_after_the_build_publishes_nothing(published_warehouse, tmp_path):
+    """Audit at the artifact level: the table is built, its test fails, nothing is published."""
+    before = _published_state(published_warehouse.url)
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    shutil.copy(REPO_ROOT / "profiles.yml", tmp_path / "profiles.yml")
+    # a mis-set weight: the scores leave the documented [0, 1] range, which only the
+    # artifact's own test on movie_recommendations.score can see
+    project_file = project / "dbt_project.yml"
+    original = "recommendation_weight_content: 0.75"
+    assert original in project_file.read_text()
+    project_file.write_text(
+        project_file.read_text().replace(original, "recommendation_weight_content: 2.0")
+    )
+    settings = published_warehouse.settings.model_copy(update={"dbt_project_dir": project})
+
+    with pytest.raises(BuildFailedError) as failure:
+        run_transform(settings)
+
+    message = str(failure.value)
+    assert "test accepted_range_movie_recommendations_score" in message
+    assert f"published artifacts unchanged (version {before[0]})" in message
+    assert failure.value.failed_nodes
+    assert all(
+        node.startswith("test.moviemetric.") and "movie_recommendations" in node
+        for node in failure.value.failed_nodes
+    )
+    # the artifact was written to the build schema and audited there ...
+    (max_score,) = published_warehouse.query(
+        "select max(score) from artifacts__build.movie_recommendations"
+    )[0]
+    assert max_score > 1
+    # ... while what the API reads is exactly as before
+    assert _published_state(published_warehouse.url) == before
+    (published_max,) = published_warehouse.query(
+        "select max(score) from artifacts.movie_recommendations"
+    )[0]
+    assert published_max <= 1
+
+
+def test_docs_var_cannot_make_a_build_write_the_published_schema(published_warehouse):
+    before = _published_state(published_warehouse.url)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": published_warehouse.url,
+    }
+    dbt = str(REPO_ROOT / ".venv" / "bin" / "dbt")
+    target = published_warehouse.settings.home_dir / "dbt" / "target-refused"
+    completed = subprocess.run(
+        [
+            dbt,
+            "build",
+            "--project-dir",
+            "dbt_project",
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(target),
+            "--select",
+            "ratings_by_decade",
+            "--vars",
+            "{describe_published_artifacts: true}",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "describe_published_artifacts is for `dbt docs generate` only" in completed.stdout
     assert _published_state(published_warehouse.url) == before

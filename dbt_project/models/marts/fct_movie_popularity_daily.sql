@@ -7,17 +7,14 @@
     )
 }}
 
+-- Every snapshot is kept, also one whose movie has no details yet: filtering on
+-- dim_movies here would drop it for good, since later runs only read newer loads.
+-- Consumers keep the catalog by joining dim_movies.
 with
 
 snapshots as (
 
     select * from {{ ref('stg_tmdb__movie_popularity_snapshots') }}
-
-),
-
-movies as (
-
-    select * from {{ ref('stg_tmdb__movies') }}
 
 ),
 
@@ -45,16 +42,14 @@ new_snapshots as (
 final as (
 
     select
-        new_snapshots.movie_id,
-        new_snapshots.snapshot_date,
-        new_snapshots.popularity,
-        new_snapshots.vote_average,
-        new_snapshots.vote_count,
-        new_snapshots.loaded_at
+        movie_id,
+        snapshot_date,
+        popularity,
+        vote_average,
+        vote_count,
+        loaded_at
 
     from new_snapshots
-    inner join movies
-        on new_snapshots.movie_id = movies.movie_id
 
 )
 

@@ -1,0 +1,187 @@
+"""Later loads: fresh snapshots without fresh details, and snapshots ahead of details.
+
+After the backfill the loader re-fetches details only for changed movies but loads a
+snapshot of every dated movie each day. These tests load such days into a database
+of their own (they publish new versions, which the shared warehouse must not see).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from moviemetric.config import Settings
+from moviemetric.transform import run_transform
+from tests.conftest import create_database, drop_database
+from tests.warehouse.conftest import warehouse_settings
+from tests.warehouse.raw_fixture import RawCatalog, load_raw, make_catalog
+
+MIN_VOTES = 10
+LATE_MOVIE_ID = 999_999  # snapshotted a day before its details are loaded
+
+
+@dataclass
+class LaterDays:
+    url: str
+    settings: Settings
+    pipelines_dir: Path
+    catalog: RawCatalog
+
+    def query(self, statement: str, params: tuple = ()) -> list[tuple]:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(statement, params).fetchall()
+
+    def load(self, catalog: RawCatalog) -> None:
+        load_raw(self.url, catalog, self.pipelines_dir)
+        self.catalog = catalog
+
+
+@pytest.fixture(scope="module")
+def later_days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaterDays]:
+    """40 movies with 3 days of snapshots, published once."""
+    name, url = create_database("mm_later")
+    root = tmp_path_factory.mktemp("later_days")
+    try:
+        catalog = make_catalog(movies=40, days=3, seed=11)
+        load_raw(url, catalog, root / "dlt")
+        settings = warehouse_settings(url, root / "home")
+        run_transform(settings)
+        yield LaterDays(url, settings, root / "dlt", catalog)
+    finally:
+        drop_database(name)
+
+
+def _next_day(catalog: RawCatalog) -> tuple[datetime, object]:
+    day = max(row["snapshot_date"] for row in catalog.snapshots) + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 3, tzinfo=UTC), day
+
+
+def test_newer_snapshot_updates_votes_when_details_did_not_change(later_days):
+    catalog = copy.deepcopy(later_days.catalog)
+    movie = next(m for m in catalog.movies if not m["adult"] and m["vote_count"] < MIN_VOTES)
+    movie_id = movie["id"]
+    assert later_days.query(
+        "select is_rated from marts.dim_movies where movie_id = %s", (movie_id,)
+    ) == [(False,)]
+    loaded_at, day = _next_day(catalog)
+    popularity, vote_average, vote_count = movie["popularity"] + 321.5, 7.25, MIN_VOTES + 15
+    # the next day: a snapshot of the movie, no new details
+    catalog.snapshots.append(
+        {
+            "id": movie_id,
+            "snapshot_date": day,
+            "popularity": popularity,
+            "vote_average": vote_average,
+            "vote_count": vote_count,
+            "_loaded_at": loaded_at,
+        }
+    )
+    later_days.load(catalog)
+
+    run_transform(later_days.settings)
+
+    # the details in raw_tmdb still say the old values
+    assert later_days.query(
+        "select popularity, vote_average, vote_count from raw_tmdb.movies where id = %s",
+        (movie_id,),
+    ) == [(movie["popularity"], movie["vote_average"], movie["vote_count"])]
+    assert later_days.query(
+        "select popularity, vote_average, vote_count, is_rated from marts.dim_movies"
+        " where movie_id = %s",
+        (movie_id,),
+    ) == [(popularity, vote_average, vote_count, True)]
+    assert later_days.query(
+        "select popularity, vote_average, vote_count from artifacts.search_documents"
+        " where movie_id = %s",
+        (movie_id,),
+    ) == [(popularity, vote_average, vote_count)]
+    # movies without a snapshot that day keep their latest earlier snapshot's votes
+    other = next(m for m in catalog.movies if not m["adult"] and m["id"] != movie_id)
+    latest_other = max(
+        (row for row in catalog.snapshots if row["id"] == other["id"]),
+        key=lambda row: row["snapshot_date"],
+    )
+    assert later_days.query(
+        "select vote_count, is_rated from marts.dim_movies where movie_id = %s", (other["id"],)
+    ) == [(latest_other["vote_count"], latest_other["vote_count"] >= MIN_VOTES)]
+
+
+def test_snapshot_ahead_of_its_details_is_kept_and_counts_once_they_arrive(later_days):
+    catalog = copy.deepcopy(later_days.catalog)
+    loaded_at, day = _next_day(catalog)
+    catalog.snapshots.append(
+        {
+            "id": LATE_MOVIE_ID,
+            "snapshot_date": day,
+            "popularity": 5000.0,
+            "vote_average": 8.0,
+            "vote_count": 400,
+            "_loaded_at": loaded_at,
+        }
+    )
+    later_days.load(catalog)
+
+    summary = run_transform(later_days.settings)  # the relationships test only warns
+
+    assert later_days.query(
+        "select popularity from marts.fct_movie_popularity_daily"
+        " where movie_id = %s and snapshot_date = %s",
+        (LATE_MOVIE_ID, day),
+    ) == [(5000.0,)]
+    for table in ("movie_trending_daily", "search_documents"):
+        assert not later_days.query(
+            f"select 1 from artifacts.{table} where movie_id = %s", (LATE_MOVIE_ID,)
+        )
+    movie_count_on_day = later_days.query(
+        "select sum(movie_count) from artifacts.genre_stats_daily where stat_date = %s", (day,)
+    )
+
+    # the next load brings the details (and no new snapshot)
+    details = copy.deepcopy(next(m for m in catalog.movies if m["genres"]))
+    details.update(
+        id=LATE_MOVIE_ID,
+        adult=False,
+        _loaded_at=loaded_at + timedelta(hours=1),
+        genres=[{**genre, "movie_id": LATE_MOVIE_ID} for genre in details["genres"]],
+        keywords=[{**keyword, "movie_id": LATE_MOVIE_ID} for keyword in details["keywords"]],
+    )
+    catalog.movies.append(details)
+    later_days.load(catalog)
+
+    second = run_transform(later_days.settings)
+
+    assert second.version == summary.version + 1
+    # the incremental fact never dropped the early snapshot: every snapshot is in it once
+    assert later_days.query("select count(*) from marts.fct_movie_popularity_daily") == (
+        later_days.query("select count(*) from raw_tmdb.movie_popularity_snapshots")
+    )
+    assert later_days.query(
+        "select rank, popularity from artifacts.movie_trending_daily"
+        " where movie_id = %s and trend_date = %s",
+        (LATE_MOVIE_ID, day),
+    ) == [(1, 5000.0)]
+    assert later_days.query(
+        "select sum(movie_count) from artifacts.genre_stats_daily where stat_date = %s", (day,)
+    ) == [(movie_count_on_day[0][0] + len(details["genres"]),)]
+    assert later_days.query(
+        "select popularity, vote_count from artifacts.search_documents where movie_id = %s",
+        (LATE_MOVIE_ID,),
+    ) == [(5000.0, 400)]
+
+    # a build with no new load changes nothing in the fact (idempotent)
+    before = later_days.query(
+        "select * from marts.fct_movie_popularity_daily order by movie_id, snapshot_date"
+    )
+    run_transform(later_days.settings)
+    assert (
+        later_days.query(
+            "select * from marts.fct_movie_popularity_daily order by movie_id, snapshot_date"
+        )
+        == before
+    )

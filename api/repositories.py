@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, Literal, get_args
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
@@ -68,16 +68,17 @@ MOVIE_SORTS: dict[str, sql.SQL] = {
 }
 
 # `sort` values of GET /analytics/top-genres, always descending; genre_id breaks ties.
+GenreSort = Literal[
+    "movie_count",
+    "rated_movie_count",
+    "avg_rating",
+    "total_votes",
+    "avg_popularity",
+    "new_release_count",
+]
 GENRE_SORTS: dict[str, sql.SQL] = {
     column: sql.SQL("{} desc nulls last, genre_id").format(sql.Identifier(column))
-    for column in (
-        "movie_count",
-        "rated_movie_count",
-        "avg_rating",
-        "total_votes",
-        "avg_popularity",
-        "new_release_count",
-    )
+    for column in get_args(GenreSort)
 }
 
 

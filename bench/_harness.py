@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import socket
 import subprocess
@@ -9,7 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -114,3 +116,21 @@ def sandbox_process(movies: int, seed: int, day: date) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def run_sizes(description: str, name: str, bench_size: Callable[[int], dict]) -> list[dict]:
+    """Parse ``--movies N ...``, run ``bench_size`` for each, save bench/results/<name>.json."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--movies", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    results = []
+    for movies in args.movies:
+        started = time.perf_counter()
+        result = bench_size(movies)
+        result["bench_seconds"] = round(time.perf_counter() - started, 1)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    summary = {"date": date.today().isoformat(), "cores": os.cpu_count(), "results": results}
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return results

@@ -17,7 +17,6 @@ whose details changed. Results go to bench/results/build.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -30,8 +29,8 @@ from psycopg import sql
 
 from bench._harness import (
     BIN,
-    RESULTS_DIR,
     run_measured,
+    run_sizes,
     sandbox_process,
     scratch_database,
 )
@@ -123,22 +122,7 @@ def bench_size(movies: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--movies", type=int, nargs="+", default=[10_000, 100_000])
-    args = parser.parse_args()
-    results = []
-    for movies in args.movies:
-        result = bench_size(movies)
-        results.append(result)
-        print(json.dumps(result), flush=True)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "build.json").write_text(
-        json.dumps(
-            {"date": date.today().isoformat(), "cores": os.cpu_count(), "results": results},
-            indent=2,
-        )
-        + "\n"
-    )
+    run_sizes(__doc__.splitlines()[0], "build", bench_size)
 
 
 if __name__ == "__main__":

@@ -16,21 +16,18 @@ to bench/results/load.json; bench/README.md records them.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 
 import psycopg
 
 from bench._harness import (
     BIN,
-    RESULTS_DIR,
     run_measured,
+    run_sizes,
     sandbox_process,
     scratch_database,
 )
@@ -117,24 +114,7 @@ def bench_size(movies: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--movies", type=int, nargs="+", default=[10_000, 100_000])
-    args = parser.parse_args()
-    results = []
-    for movies in args.movies:
-        started = time.perf_counter()
-        result = bench_size(movies)
-        result["bench_seconds"] = round(time.perf_counter() - started, 1)
-        results.append(result)
-        print(json.dumps(result), flush=True)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "load.json").write_text(
-        json.dumps(
-            {"date": date.today().isoformat(), "cores": os.cpu_count(), "results": results},
-            indent=2,
-        )
-        + "\n"
-    )
+    results = run_sizes(__doc__.splitlines()[0], "load", bench_size)
     print("| movies | load movies/s | reference fetch movies/s | ratio | peak RSS MiB | load s |")
     print("|---:|---:|---:|---:|---:|---:|")
     columns = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -13,23 +13,14 @@ from api.routes.params import DateParam, LimitParam
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
-GenreSort = Literal[
-    "movie_count",
-    "rated_movie_count",
-    "avg_rating",
-    "total_votes",
-    "avg_popularity",
-    "new_release_count",
-]
-
 
 @router.get("/top-genres", response_model=GenreStatsPublic)
 async def top_genres(
     db: DbDep,
     date: DateParam = None,
-    sort: Annotated[GenreSort, Query(description="Ranks genres by this, descending.")] = (
-        "movie_count"
-    ),
+    sort: Annotated[
+        repositories.GenreSort, Query(description="Ranks genres by this, descending.")
+    ] = "movie_count",
     limit: LimitParam = 20,
 ) -> GenreStatsPublic:
     day, items = await repositories.list_genre_stats(db, day=date, sort=sort, limit=limit)

@@ -76,6 +76,17 @@ class LoadSummary:
         )
 
 
+# The built-in sandbox is a local process, not TMDB: its loads are not throttled unless
+# TMDB_REQUESTS_PER_SECOND says so.
+SANDBOX_REQUESTS_PER_SECOND = 1e9
+
+
+def _requests_per_second(settings: Settings) -> float:
+    if settings.tmdb_configured or "tmdb_requests_per_second" in settings.model_fields_set:
+        return settings.tmdb_requests_per_second
+    return SANDBOX_REQUESTS_PER_SECOND
+
+
 def run_load(
     settings: Settings, *, full_refresh: bool = False, progress: bool = True
 ) -> LoadSummary:
@@ -84,7 +95,7 @@ def run_load(
     with _tmdb_endpoint(settings) as (endpoint, source_name):
         api = TmdbApi(
             endpoint,
-            requests_per_second=settings.tmdb_requests_per_second,
+            requests_per_second=_requests_per_second(settings),
             concurrency=settings.tmdb_concurrency,
         )
         source_date = api.source_date()  # fails fast on a bad key or a dead server

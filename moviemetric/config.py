@@ -29,7 +29,10 @@ class Settings(BaseSettings):
 
     # warehouse
     database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
-    home: Path = Field(default=Path(".moviemetric"), validation_alias=_env("MOVIEMETRIC_HOME"))
+    # Not named `home`: with populate_by_name the field name is read too, and HOME is set.
+    moviemetric_home: Path = Field(
+        default=Path(".moviemetric"), validation_alias=_env("MOVIEMETRIC_HOME")
+    )
 
     # cache
     redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
@@ -85,7 +88,7 @@ class Settings(BaseSettings):
 
     @property
     def home_dir(self) -> Path:
-        return self.home.expanduser().resolve()
+        return self.moviemetric_home.expanduser().resolve()
 
     @property
     def lineage_dir(self) -> Path:

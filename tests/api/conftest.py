@@ -96,7 +96,7 @@ async def eventually(check, *, timeout: float = 30.0, interval: float = 0.05):
 def live_server(published_url: str, tmp_path_factory) -> Iterator[str]:
     """The app under a real uvicorn server in a thread; yields its base URL."""
     settings = Settings(
-        database_url=published_url, redis_url=None, home=tmp_path_factory.mktemp("home")
+        database_url=published_url, redis_url=None, moviemetric_home=tmp_path_factory.mktemp("home")
     )
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")

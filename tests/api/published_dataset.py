@@ -30,7 +30,7 @@ def publish_sandbox_dataset(
     with Sandbox(movies=movies, seed=seed, catalog_date=CATALOG_DATE) as sandbox:
         settings = Settings(
             database_url=url,
-            home=home,
+            moviemetric_home=home,
             redis_url=None,
             tmdb_base_url=sandbox.base_url,
             tmdb_api_key=sandbox.api_key,

@@ -65,3 +65,12 @@ def test_cli_reports_a_bad_variable_in_one_line() -> None:
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("moviemetric: error: invalid configuration: TMDB_REQUESTS_PER_SECOND")
+
+
+def test_default_home_is_under_the_working_directory_whatever_home_is(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MOVIEMETRIC_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
+    monkeypatch.chdir(tmp_path)
+    assert Settings().home_dir == tmp_path / ".moviemetric"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ingest.pipeline import SANDBOX_REQUESTS_PER_SECOND, _requests_per_second
 from ingest.ratelimit import TokenBucket
+from moviemetric.config import Settings
 
 
 class SimulatedClock:
@@ -49,3 +51,13 @@ def test_idle_time_refills_the_bucket_up_to_its_burst_only() -> None:
 def test_bucket_rejects_settings_that_would_never_send(rate: float, burst) -> None:
     with pytest.raises(ValueError, match="must"):
         TokenBucket(rate, burst)
+
+
+def test_only_real_tmdb_is_throttled_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TMDB_REQUESTS_PER_SECOND", raising=False)
+    assert _requests_per_second(Settings()) == SANDBOX_REQUESTS_PER_SECOND
+    monkeypatch.setenv("TMDB_API_KEY", "real-key")
+    assert _requests_per_second(Settings()) == 40
+    monkeypatch.delenv("TMDB_API_KEY")
+    monkeypatch.setenv("TMDB_REQUESTS_PER_SECOND", "5")
+    assert _requests_per_second(Settings()) == 5

@@ -44,7 +44,7 @@ class Warehouse:
 
 
 def warehouse_settings(url: str, home: Path) -> Settings:
-    return Settings(database_url=url, home=home)
+    return Settings(database_url=url, moviemetric_home=home)
 
 
 @pytest.fixture(scope="session")

@@ -95,7 +95,7 @@ def test_failing_test_publishes_nothing(published_warehouse):
             ["transform"],
             env={
                 "DATABASE_URL": published_warehouse.url,
-                "MOVIEMETRIC_HOME": str(published_warehouse.settings.home),
+                "MOVIEMETRIC_HOME": str(published_warehouse.settings.home_dir),
             },
         )
         assert result.exit_code == 1

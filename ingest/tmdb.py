@@ -583,7 +583,10 @@ def tmdb_source(run: TmdbRun) -> Any:
             wanted = set(run.discovered_ids)
         else:
             changed = run.api.changed_ids(date.fromisoformat(last_load), run.source_date)
-            wanted = changed | (run.discovered_ids - known)
+            # The catalog is what the discover sweep reaches (every dated movie): changed
+            # ids outside it (deleted, or without a release date) are not fetched, so the
+            # raw tables hold the same movies as a backfill of the same day would.
+            wanted = (changed & run.discovered_ids) | (run.discovered_ids - known)
         run.detail_ids = sorted(wanted)
         run.progress.start("details", len(run.detail_ids))
         for start in range(0, len(run.detail_ids), DETAIL_ID_BATCH):

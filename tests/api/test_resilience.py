@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
+import anyio
 import psycopg
 import pytest
 import redis
@@ -143,6 +144,34 @@ async def test_redis_outage_serves_from_postgres_then_caching_resumes(published_
         assert again.content == expected.content
         metrics = (await other.get("/metrics")).text
         assert 'moviemetric_api_cache_hits_total{layer="redis"} 1.0' in metrics
+
+
+async def test_redis_killed_under_concurrent_load_gives_no_server_error(
+    published_url, private_redis
+):
+    settings = Settings(database_url=published_url, redis_url=private_redis.url)
+    statuses: list[int] = []
+    requests_per_worker = 40
+
+    async with running(create_app(settings), raise_app_exceptions=False) as client:
+
+        async def worker(number: int) -> None:
+            for index in range(requests_per_worker):
+                if number == 0 and index == requests_per_worker // 4:
+                    private_redis.stop()  # mid-load: the other workers are in flight
+                # half repeat a few keys (hits), half are new keys (misses that fill)
+                offset = index % 3 if number % 2 else number * requests_per_worker + index
+                response = await client.get("/movies", params={"limit": 3, "offset": offset})
+                statuses.append(response.status_code)
+
+        async with anyio.create_task_group() as workers:
+            for number in range(16):
+                workers.start_soon(worker, number)
+        health = (await client.get("/health")).json()
+
+    assert len(statuses) == 16 * requests_per_worker
+    assert set(statuses) == {200}
+    assert health["components"]["cache"]["status"] == "degraded"
 
 
 async def test_slow_redis_is_bypassed(published_url, private_redis):

@@ -58,8 +58,11 @@ def warehouse(published_url: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-@pytest.fixture
-def api_settings(published_url: str) -> Settings:
+@pytest.fixture(params=["in-process cache", "redis cache"])
+def api_settings(request: pytest.FixtureRequest, published_url: str) -> Settings:
+    """Every endpoint test runs on both cache backends: in process, and the real Redis."""
+    if request.param == "redis cache":
+        return Settings(database_url=published_url, redis_url=request.getfixturevalue("redis_url"))
     return Settings(database_url=published_url)
 
 

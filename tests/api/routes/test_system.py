@@ -10,7 +10,7 @@ from tests.api.conftest import running
 pytestmark = pytest.mark.anyio
 
 
-async def test_health_reports_every_component_ok(client, warehouse):
+async def test_health_reports_every_component_ok(client, warehouse, api_settings):
     version = warehouse.execute("select version from ops.data_version").fetchone()["version"]
     response = await client.get("/health")
     assert response.status_code == 200
@@ -18,14 +18,15 @@ async def test_health_reports_every_component_ok(client, warehouse):
     assert body["status"] == "ok"
     components = body["components"]
     assert components["warehouse"] == {"status": "ok", "detail": None}
-    assert components["cache"] == {"status": "ok", "detail": None, "backend": "memory"}
+    backend = "redis" if api_settings.redis_url else "memory"
+    assert components["cache"] == {"status": "ok", "detail": None, "backend": backend}
     assert components["data_version"]["status"] == "ok"
     assert components["data_version"]["version"] == version
     assert components["data_version"]["serving_version"] == version
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_metrics_count_requests_by_route_template_and_cache_layer(client):
+async def test_metrics_count_requests_by_route_template_and_cache_layer(client, api_settings):
     await client.get("/movies/trending")
     await client.get("/movies/trending")
     await client.get("/nope/123")
@@ -39,8 +40,10 @@ async def test_metrics_count_requests_by_route_template_and_cache_layer(client):
     assert 'moviemetric_api_requests_total{method="GET",route="<unmatched>",status="404"} 1.0' in (
         text
     )
-    assert 'moviemetric_api_cache_hits_total{layer="memory"} 1.0' in text
-    assert 'moviemetric_api_cache_misses_total{layer="memory"} 1.0' in text
+    # the process's own layer: "memory" alone, or "l1" in front of Redis
+    layer = "l1" if api_settings.redis_url else "memory"
+    assert f'moviemetric_api_cache_hits_total{{layer="{layer}"}} 1.0' in text
+    assert f'moviemetric_api_cache_misses_total{{layer="{layer}"}} 1.0' in text
     assert "moviemetric_api_pool_size " in text
     assert "moviemetric_api_pool_available " in text
     assert "moviemetric_api_pool_waiting 0.0" in text

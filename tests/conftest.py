@@ -8,8 +8,11 @@ MOVIEMETRIC_TEST_REDIS_URL names a Redis the tests may use (default 127.0.0.1:63
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import psycopg
@@ -58,14 +61,23 @@ def drop_database(name: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[None]:
-    """No test sees the developer's services or home; settings are re-read per test."""
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees the developer's services or home; settings are re-read per test.
+
+    MOVIEMETRIC_HOME is a fresh folder that other users can traverse: run as root, the
+    embedded PostgreSQL runs as the `pgserver` user, which must reach its data folder to
+    stop cleanly (pytest's own temporary folders are private to their owner).
+    """
     for variable in _SERVICE_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("MOVIEMETRIC_HOME", str(tmp_path / "home"))
+    home = Path(tempfile.mkdtemp(prefix="mm-test-home-"))
+    home.chmod(0o755)
+    monkeypatch.setenv("MOVIEMETRIC_HOME", str(home))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+    if not (home / "pgdata").exists():  # a test's embedded server stops at exit: keep it
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from moviemetric.config import get_settings
 from moviemetric.warehouse import (
     WarehouseError,
     connect,
-    database_url,
     is_embedded,
     libpq_env,
     redact,
@@ -27,33 +26,39 @@ def test_database_url_set_uses_that_server(database_url: str) -> None:
     assert database_url.endswith(f"/{name}")
 
 
-def test_embedded_server_starts_under_home_and_is_reused(tmp_path, monkeypatch) -> None:
-    home = tmp_path / "embedded-home"
-    monkeypatch.setenv("MOVIEMETRIC_HOME", str(home))
-    get_settings.cache_clear()
+def _command(script: str) -> str:
+    """Run ``script`` as a separate MovieMetric process with this test's environment."""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    return result.stdout.strip()
+
+
+def test_embedded_server_is_shared_by_commands_and_stopped_when_the_last_exits() -> None:
     settings = get_settings()
     assert is_embedded(settings)
+    pgdata = settings.home_dir / "pgdata"
 
-    url = database_url(settings)
-    with connect(url) as conn:
-        conn.execute("create table if not exists kept (value int)")
-        conn.execute("insert into kept values (42)")
-        (version,) = conn.execute("show server_version_num").fetchone()
-    assert int(version) >= 150000
-    assert (home / "pgdata" / "PG_VERSION").exists()
-    # A second process with the same home sees the same warehouse (and the same row).
-    script = (
-        "from moviemetric.warehouse import connect;"
-        "conn_cm = connect();"
-        "conn = conn_cm.__enter__();"
-        "print(conn.execute('select sum(value) from kept').fetchone()[0])"
+    written = _command(
+        "from moviemetric.warehouse import connect\n"
+        "with connect() as conn:\n"
+        "    conn.execute('create table kept (value int)')\n"
+        "    conn.execute('insert into kept values (42)')\n"
+        "    print(conn.execute('show server_version_num').fetchone()[0])\n"
     )
-    env = {"MOVIEMETRIC_HOME": str(home), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    assert int(written) >= 150000
+    assert (pgdata / "PG_VERSION").exists()
+    # the command was the server's last user: it stopped the server cleanly on exit
+    assert not (pgdata / "postmaster.pid").exists()
+
+    # the next command starts the same server again and sees the same warehouse
+    read = _command(
+        "from moviemetric.warehouse import connect\n"
+        "with connect() as conn:\n"
+        "    print(conn.execute('select sum(value) from kept').fetchone()[0])\n"
     )
-    assert out.stdout.strip() == "42"
-    assert database_url(settings) == url
+    assert read == "42"
+    assert not (pgdata / "postmaster.pid").exists()
 
 
 def test_unreachable_warehouse_error_names_the_server() -> None:

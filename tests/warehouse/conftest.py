@@ -33,14 +33,16 @@ class Warehouse:
     settings: Settings
     catalog: RawCatalog
     pipelines_dir: Path
-    summary: TransformSummary
+    summary: TransformSummary | None = None
 
     def query(self, statement: str, params: tuple = ()) -> list[tuple]:
         with psycopg.connect(self.url) as conn:
             return conn.execute(statement, params).fetchall()
 
     def load(self, catalog: RawCatalog) -> None:
+        """Load ``catalog`` into raw_tmdb; it becomes this warehouse's catalog."""
         load_raw(self.url, catalog, self.pipelines_dir)
+        self.catalog = catalog
 
 
 def warehouse_settings(url: str, home: Path) -> Settings:

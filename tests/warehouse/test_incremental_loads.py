@@ -9,41 +9,21 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
 import pytest
 
-from moviemetric.config import Settings
 from moviemetric.transform import run_transform
 from tests.conftest import create_database, drop_database
-from tests.warehouse.conftest import warehouse_settings
+from tests.warehouse.conftest import Warehouse, warehouse_settings
 from tests.warehouse.raw_fixture import RawCatalog, load_raw, make_catalog
 
 MIN_VOTES = 10
 LATE_MOVIE_ID = 999_999  # snapshotted a day before its details are loaded
 
 
-@dataclass
-class LaterDays:
-    url: str
-    settings: Settings
-    pipelines_dir: Path
-    catalog: RawCatalog
-
-    def query(self, statement: str, params: tuple = ()) -> list[tuple]:
-        with psycopg.connect(self.url) as conn:
-            return conn.execute(statement, params).fetchall()
-
-    def load(self, catalog: RawCatalog) -> None:
-        load_raw(self.url, catalog, self.pipelines_dir)
-        self.catalog = catalog
-
-
 @pytest.fixture(scope="module")
-def later_days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaterDays]:
+def later_days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     """40 movies with 3 days of snapshots, published once."""
     name, url = create_database("mm_later")
     root = tmp_path_factory.mktemp("later_days")
@@ -52,7 +32,7 @@ def later_days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaterDays]:
         load_raw(url, catalog, root / "dlt")
         settings = warehouse_settings(url, root / "home")
         run_transform(settings)
-        yield LaterDays(url, settings, root / "dlt", catalog)
+        yield Warehouse(url, settings, catalog, root / "dlt")
     finally:
         drop_database(name)
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -19,6 +21,7 @@ from pydantic import ValidationError
 
 from moviemetric.config import get_settings
 from moviemetric.errors import MovieMetricError
+from moviemetric.logs import attach_log_file
 
 app = typer.Typer(
     name="moviemetric",
@@ -40,6 +43,8 @@ def _one_line_errors(command: F) -> F:
             return command(*args, **kwargs)
         except MovieMetricError as exc:
             message = " ".join(str(exc).split())
+            if _LOG_FILE[0] is not None:
+                message += f" (full log: {_LOG_FILE[0]})"
             typer.echo(f"moviemetric: error: {message}", err=True)
             raise typer.Exit(code=1) from None
         except ValidationError as exc:  # a bad environment variable
@@ -56,15 +61,87 @@ def _one_line_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+_OWN_LOGGERS = ("moviemetric", "ingest", "transform", "search", "scheduler", "api")
+
+
+class _OwnWarnings(logging.Filter):
+    """On the terminal: our own warnings; libraries' records go to the log file only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.split(".", 1)[0] in _OWN_LOGGERS
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug output.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setFormatter(logging.Formatter("moviemetric: %(levelname)s: %(message)s"))
+    if verbose:
+        terminal.setLevel(logging.DEBUG)
+    else:
+        terminal.setLevel(logging.WARNING)
+        terminal.addFilter(_OwnWarnings())
+    terminal.set_name("moviemetric-terminal")
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == terminal.get_name()]:
+        root.removeHandler(handler)  # a second command in one process (tests)
+    root.addHandler(terminal)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("urllib3", "httpx", "httpcore", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    _stop_cleanly_on_sigterm()
+    try:
+        log_path = attach_log_file(get_settings().home_dir)
+    except ValidationError:
+        log_path = None  # the command reports the bad variable itself
+    _LOG_FILE[0] = log_path
+
+
+# the command log of this process, named in the one error line
+_LOG_FILE: list[Path | None] = [None]
+
+
+def _stop_cleanly_on_sigterm() -> None:
+    """SIGTERM (docker stop, systemd) unwinds like Ctrl-C, so exit handlers run.
+
+    Python's default for SIGTERM ends the process at once, skipping ``atexit``: the
+    embedded PostgreSQL would be left running. uvicorn restores this handler and
+    re-raises the signal after its own graceful shutdown, so ``serve`` ends here too.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+class _StepProgress:
+    """A rich progress bar over the nodes of a dbt run (drawn on stderr)."""
+
+    def __init__(self, description: str) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[node]}"),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._task = self._progress.add_task(description, total=None, node="")
+
+    def __enter__(self) -> _StepProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._progress.stop()
+
+    def __call__(self, done: int, total: int, node: str) -> None:
+        self._progress.update(self._task, completed=done, total=total, node=node[:60])
 
 
 @app.command()
@@ -165,7 +242,10 @@ def transform(
     if print_connection:
         typer.echo(connection_exports(get_settings()))
         return
-    summary = run_transform(get_settings(), full_refresh=full_refresh, select=select, progress=True)
+    with _StepProgress("transform") as progress:
+        summary = run_transform(
+            get_settings(), full_refresh=full_refresh, select=select, on_progress=progress
+        )
     typer.echo(str(summary))
 
 
@@ -175,7 +255,26 @@ def docs() -> None:
     """Generate the dbt docs site (lineage) that the API serves at /lineage."""
     from moviemetric.transform import run_docs
 
-    typer.echo(str(run_docs(get_settings(), progress=True)))
+    with _StepProgress("docs") as progress:
+        lineage = run_docs(get_settings(), on_progress=progress)
+    typer.echo(str(lineage))
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+@_one_line_errors
+def dbt(ctx: typer.Context) -> None:
+    """Run dbt ARGS against the configured warehouse (embedded included), target dev.
+
+    e.g. `moviemetric dbt build`, `moviemetric dbt test`, `moviemetric dbt docs generate`;
+    `--target prod` reads what the pipeline published (tests and docs only).
+    """
+    from moviemetric.transform import run_dbt_command
+
+    status = run_dbt_command(get_settings(), list(ctx.args))
+    raise typer.Exit(code=status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,7 +43,7 @@ def _load(settings: Settings, full_refresh: bool, progress: bool) -> object:
 def _transform(settings: Settings, full_refresh: bool, progress: bool) -> object:
     from moviemetric.transform import run_transform
 
-    return run_transform(settings, full_refresh=full_refresh, progress=progress)
+    return run_transform(settings, full_refresh=full_refresh)
 
 
 _STEP_FUNCTIONS: dict[str, Callable[[Settings, bool, bool], object]] = {

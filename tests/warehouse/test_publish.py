@@ -125,7 +125,8 @@ def test_partial_build_publishes_new_version_keeping_other_artifacts(published_w
     assert summary.models < 10  # only the selection was built
 
 
-def test_analyst_dbt_build_with_only_database_url_leaves_published_alone(published_warehouse):
+def test_analyst_dbt_in_dev_then_prod_tests_leave_published_alone(published_warehouse):
+    """dbt's default target (dev) builds the analyst's own schemas; prod is only read."""
     version_before, schema_oid, dumps = _published_state(published_warehouse.url)
     env = {
         "PATH": os.environ["PATH"],
@@ -133,22 +134,35 @@ def test_analyst_dbt_build_with_only_database_url_leaves_published_alone(publish
         "DATABASE_URL": published_warehouse.url,
     }
     dbt = str(REPO_ROOT / ".venv" / "bin" / "dbt")
-    completed = subprocess.run(
-        [dbt, "build", "--project-dir", "dbt_project", "--profiles-dir", "."],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:]
-    assert "Completed successfully" in completed.stdout
+
+    def run(*args: str) -> str:
+        completed = subprocess.run(
+            [dbt, *args, "--project-dir", "dbt_project", "--profiles-dir", "."],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stdout[-3000:]
+        assert "Completed successfully" in completed.stdout
+        assert " ERROR=0 " in completed.stdout
+        return completed.stdout
+
+    run("build")
+    run("test")
+    prod_tests = run("test", "--target", "prod")
+    assert "PASS=" in prod_tests
     assert _published_state(published_warehouse.url) == (version_before, schema_oid, dumps)
     built = published_warehouse.query(
         "select table_name from information_schema.tables"
-        " where table_schema = 'artifacts__build' order by table_name"
+        " where table_schema = 'dev_artifacts' order by table_name"
     )
     assert [row[0] for row in built] == sorted(ARTIFACTS)
+    (leftover,) = published_warehouse.query(
+        "select count(*) from pg_namespace where nspname = 'artifacts__build'"
+    )[0]
+    assert leftover == 0  # no analyst command writes the pipeline's build schema
 
 
 def test_unparsable_project_fails_before_building_and_publishes_nothing(
@@ -278,7 +292,7 @@ def test_failing_artifact_test_after_the_build_publishes_nothing(published_wareh
     assert published_max <= 1
 
 
-def test_docs_var_cannot_make_a_build_write_the_published_schema(published_warehouse):
+def test_a_hand_run_prod_build_cannot_write_the_published_schema(published_warehouse):
     before = _published_state(published_warehouse.url)
     env = {
         "PATH": os.environ["PATH"],
@@ -299,8 +313,8 @@ def test_docs_var_cannot_make_a_build_write_the_published_schema(published_wareh
             str(target),
             "--select",
             "ratings_by_decade",
-            "--vars",
-            "{describe_published_artifacts: true}",
+            "--target",
+            "prod",
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -309,5 +323,5 @@ def test_docs_var_cannot_make_a_build_write_the_published_schema(published_wareh
         check=False,
     )
     assert completed.returncode != 0
-    assert "describe_published_artifacts is for `dbt docs generate` only" in completed.stdout
+    assert "--target prod would write the published schema `artifacts`" in completed.stdout
     assert _published_state(published_warehouse.url) == before

@@ -17,7 +17,8 @@ _BOOTSTRAP_LOCK = 0x6D6D5F6F7073
 
 
 def bootstrap_warehouse(url: str) -> None:
-    """Create the API role, ``ops`` and ``ops.data_version`` (version 0) when missing."""
+    """Create the API role, ``ops`` and ``ops.data_version`` (version 0) when missing, and
+    keep TEMPORARY on the database from everyone but the bootstrapping role."""
     with connect(url, autocommit=True) as conn:
         ensure_role(conn, API_ROLE)
     with connect(url) as conn:
@@ -54,6 +55,23 @@ def bootstrap_warehouse(url: str) -> None:
         role = sql.Identifier(API_ROLE)
         conn.execute(sql.SQL("grant usage on schema {} to {}").format(ops, role))
         conn.execute(sql.SQL("grant select on {}.data_version to {}").format(ops, role))
+        restrict_temporary_tables(conn)
+
+
+def restrict_temporary_tables(conn: psycopg.Connection) -> None:
+    """Take TEMPORARY on this database from PUBLIC, so the API role cannot create temp
+    tables (PostgreSQL grants PUBLIC that by default), and keep it for the role running
+    the bootstrap: dbt runs as that role and its incremental models need temp tables.
+
+    Roles other than that one (and superusers, who bypass privileges) lose it on this
+    database; grant it to them by name. Run by a role that is neither the database's
+    owner nor a superuser, PostgreSQL only warns that nothing could be revoked.
+    Called under the bootstrap lock: concurrent grants on one database would conflict.
+    """
+    (database,) = conn.execute("select current_database()").fetchone()
+    database = sql.Identifier(database)
+    conn.execute(sql.SQL("revoke temporary on database {} from public").format(database))
+    conn.execute(sql.SQL("grant temporary on database {} to current_user").format(database))
 
 
 def ensure_role(conn: psycopg.Connection, role: str) -> None:

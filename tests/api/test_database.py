@@ -1,5 +1,6 @@
 """The API's own login (MOVIEMETRIC_API_DATABASE_URL): a LOGIN role that is a member of
-the API role, so even ``reset role`` cannot get past SELECT on the published data.
+the API role, so even ``reset role`` cannot get past SELECT on the published data; and
+neither can create temporary tables.
 
 Each test makes its own LOGIN role on the real server (trust authentication, so no
 password) and drops it afterwards. DATABASE_URL points at a closed port, so the API can
@@ -18,10 +19,11 @@ from psycopg import sql
 
 from api.database import api_database_url
 from api.main import create_app
+from moviemetric.bootstrap import bootstrap_warehouse, ensure_role
 from moviemetric.config import Settings
 from moviemetric.warehouse import API_ROLE
 from tests.api.conftest import eventually, running
-from tests.conftest import ADMIN_URL
+from tests.conftest import ADMIN_URL, drop_database
 
 pytestmark = pytest.mark.anyio
 
@@ -124,3 +126,49 @@ async def test_api_login_without_the_api_role_is_503_saying_what_to_grant(make_l
 def test_without_an_api_login_the_api_uses_database_url(published_url):
     """The development/embedded default: DATABASE_URL, then ``set role`` on each connection."""
     assert api_database_url(Settings(database_url=published_url)) == published_url
+
+
+def test_the_api_role_cannot_create_temporary_tables(published_url, make_login):
+    """The bootstrap takes TEMPORARY from PUBLIC, which PostgreSQL grants it by default."""
+    _, login_url = make_login()
+    with psycopg.connect(published_url, autocommit=True) as conn:
+        conn.execute("create temp table bootstrap_user_may (id int)")  # dbt's incrementals do
+        conn.execute(sql.SQL("set role {}").format(sql.Identifier(API_ROLE)))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("create temp table api_role_may_not (id int)")
+    with (
+        psycopg.connect(login_url, autocommit=True) as conn,  # the API's own login
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("create temp table api_login_may_not (id int)")
+
+
+def test_a_bootstrap_by_the_database_owner_keeps_its_temporary_tables(make_database):
+    """dbt runs as the role that bootstraps, often the database's owner, not a superuser:
+    it keeps TEMPORARY while the API role loses it."""
+    url = make_database()
+    database = urlparse(url).path.lstrip("/")
+    owner = f"mm_owner_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        ensure_role(admin, API_ROLE)  # creating it needs CREATEROLE, which the owner lacks
+        admin.execute(sql.SQL("create role {} login").format(sql.Identifier(owner)))
+        admin.execute(
+            sql.SQL("alter database {} owner to {}").format(
+                sql.Identifier(database), sql.Identifier(owner)
+            )
+        )
+    owner_url = urlparse(url)._replace(netloc=f"{owner}@{_host(url)}").geturl()
+    try:
+        bootstrap_warehouse(owner_url)
+        with psycopg.connect(owner_url, autocommit=True) as conn:
+            conn.execute("create temp table owner_may (id int)")
+            privileges = conn.execute(
+                "select has_database_privilege(%s, current_database(), 'TEMPORARY'), "
+                "has_database_privilege('public', current_database(), 'TEMPORARY')",
+                (API_ROLE,),
+            ).fetchone()
+        assert privileges == (False, False)
+    finally:
+        drop_database(database)
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(owner)))

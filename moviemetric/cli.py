@@ -205,16 +205,16 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the read-only HTTP API over the published warehouse."""
-    import uvicorn
-
     from api.main import create_app
+    from api.server import listening_message
+    from api.server import serve as serve_api
 
     settings = get_settings()
-    uvicorn.run(
+    serve_api(
         create_app(settings),
         host=host or settings.api_host,
         port=settings.api_port if port is None else port,
-        log_level="warning",
+        announce=lambda url: typer.echo(listening_message(url)),
     )
 
 

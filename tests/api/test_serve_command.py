@@ -1,54 +1,117 @@
-"""``moviemetric serve`` runs the API under uvicorn."""
+"""``moviemetric serve`` runs the API under uvicorn, says where once it listens, and stops
+on SIGINT or SIGTERM after a graceful shutdown."""
 
 from __future__ import annotations
 
 import os
-import socket
+import queue
+import re
+import signal
 import subprocess
 import sys
-import time
+import threading
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
+LISTENING = re.compile(
+    r"^MovieMetric API listening on (http://127\.0\.0\.1:(\d+)) \(docs: (\S+)\)$"
+)
+# `moviemetric serve --port 0` with an exit hook that says when Python exits normally
+SERVE_WITH_EXIT_HOOK = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('atexit ran', flush=True))\n"
+    "from moviemetric.cli import app\n"
+    "app(['serve', '--host', '127.0.0.1', '--port', '0'])\n"
+)
 
-def test_serve_command_answers_http(published_url, monkeypatch):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+
+class Serve:
+    """A ``moviemetric serve`` subprocess whose stdout lines are read as they come."""
+
+    def __init__(self, *command: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, *command],
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def next_line(self, timeout: float = 60) -> str:
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"serve printed no line within {timeout} s")
+        if line is None:
+            self.process.wait(timeout=30)
+            pytest.fail(f"serve exited {self.process.returncode}: {self.process.stderr.read()}")
+        return line
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def serve_api(published_url, monkeypatch) -> Iterator[Callable[..., Serve]]:
     monkeypatch.setenv("DATABASE_URL", published_url)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "moviemetric.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=os.environ.copy(),
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"serve did not start: {server.stderr.read().decode()}")
-                time.sleep(0.1)
-        assert health.status_code == 200
-        assert health.json()["status"] == "ok"
-        movies = httpx.get(f"http://127.0.0.1:{port}/movies", params={"limit": 2}, timeout=5)
-        assert movies.status_code == 200
-        assert len(movies.json()["items"]) == 2
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    started: list[Serve] = []
+
+    def start(*command: str) -> Serve:
+        server = Serve(*command)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def test_serve_says_where_it_listens_once_bound_then_answers_http(serve_api):
+    server = serve_api("-m", "moviemetric.cli", "serve", "--host", "127.0.0.1", "--port", "0")
+    line = server.next_line()
+    match = LISTENING.match(line)
+    assert match, line
+    url, port, docs = match.groups()
+    assert int(port) > 0  # the port the system picked, not 0
+    assert docs == f"{url}/docs"
+    # Said once bound: the first attempt connects, no retry loop needed.
+    health = httpx.get(f"{url}/health", timeout=10)
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    movies = httpx.get(f"{url}/movies", params={"limit": 2}, timeout=10)
+    assert movies.status_code == 200
+    assert len(movies.json()["items"]) == 2
+    assert httpx.get(docs, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_shuts_down_on_a_signal(serve_api, stop):
+    server = serve_api("-c", SERVE_WITH_EXIT_HOOK)
+    url = LISTENING.match(server.next_line()).group(1)
+    assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+    server.process.send_signal(stop)
+    server.process.wait(timeout=30)
+    stderr = server.process.stderr.read()
+    assert "Traceback" not in stderr, stderr
+    if stop == signal.SIGINT:
+        # Ctrl+C is how a server stops: a normal exit, so exit hooks run.
+        assert server.process.returncode == 0, stderr
+        assert server.next_line() == "atexit ran"
+    else:
+        # uvicorn shuts down, then hands SIGTERM on to the handler installed before it
+        # started: the default one (killed by SIGTERM), or one that exits 0 or 143.
+        assert server.process.returncode in (0, 128 + signal.SIGTERM, -signal.SIGTERM), stderr
 
 
 def test_serve_rejects_a_bad_port():

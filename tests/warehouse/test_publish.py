@@ -125,46 +125,6 @@ def test_partial_build_publishes_new_version_keeping_other_artifacts(published_w
     assert summary.models < 10  # only the selection was built
 
 
-def test_analyst_dbt_in_dev_then_prod_tests_leave_published_alone(published_warehouse):
-    """dbt's default target (dev) builds the analyst's own schemas; prod is only read."""
-    version_before, schema_oid, dumps = _published_state(published_warehouse.url)
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "DATABASE_URL": published_warehouse.url,
-    }
-    dbt = str(REPO_ROOT / ".venv" / "bin" / "dbt")
-
-    def run(*args: str) -> str:
-        completed = subprocess.run(
-            [dbt, *args, "--project-dir", "dbt_project", "--profiles-dir", "."],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert completed.returncode == 0, completed.stdout[-3000:]
-        assert "Completed successfully" in completed.stdout
-        assert " ERROR=0 " in completed.stdout
-        return completed.stdout
-
-    run("build")
-    run("test")
-    prod_tests = run("test", "--target", "prod")
-    assert "PASS=" in prod_tests
-    assert _published_state(published_warehouse.url) == (version_before, schema_oid, dumps)
-    built = published_warehouse.query(
-        "select table_name from information_schema.tables"
-        " where table_schema = 'dev_artifacts' order by table_name"
-    )
-    assert [row[0] for row in built] == sorted(ARTIFACTS)
-    (leftover,) = published_warehouse.query(
-        "select count(*) from pg_namespace where nspname = 'artifacts__build'"
-    )[0]
-    assert leftover == 0  # no analyst command writes the pipeline's build schema
-
-
 def test_unparsable_project_fails_before_building_and_publishes_nothing(
     published_warehouse, tmp_path
 ):

@@ -40,8 +40,8 @@ CATALOG_DATE = date(2026, 6, 1)
 SEED = 42
 
 
-def _command(name: str, env: dict[str, str]) -> float:
-    run = run_measured([str(BIN / "moviemetric"), name], env)
+def _command(name: str, env: dict[str, str], *options: str) -> float:
+    run = run_measured([str(BIN / "moviemetric"), name, *options], env)
     if run.returncode != 0:
         raise RuntimeError(f"moviemetric {name} failed: {run.stderr.strip()[-2000:]}")
     return run.seconds
@@ -70,12 +70,16 @@ def _raw_copy_seconds(url: str) -> float:
     return seconds
 
 
-def _slowest_nodes(home: str, count: int = 5) -> dict[str, float]:
+def _slowest_nodes(
+    home: str, count: int = 5, kinds: tuple[str, ...] = ("model.",)
+) -> dict[str, float]:
     results = json.loads((Path(home) / "dbt" / "target" / "run_results.json").read_text())
     timings = {
-        result["unique_id"].split(".")[-1]: result["execution_time"]
+        result["unique_id"].split(".")[
+            -1 if result["unique_id"].startswith("model.") else 2
+        ]: result["execution_time"]
         for result in results["results"]
-        if result["unique_id"].startswith("model.")
+        if result["unique_id"].startswith(kinds)
     }
     slowest = sorted(timings.items(), key=lambda item: item[1], reverse=True)[:count]
     return {name: round(seconds, 2) for name, seconds in slowest}

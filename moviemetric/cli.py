@@ -25,7 +25,7 @@ from moviemetric.logs import attach_log_file
 
 app = typer.Typer(
     name="moviemetric",
-    help="MovieMetric: TMDB -> dlt -> PostgreSQL -> dbt -> search -> FastAPI.",
+    help="MovieMetric: TMDB -> dlt -> PostgreSQL -> dbt -> FastAPI.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -151,7 +151,18 @@ def load(
         bool, typer.Option(help="Backfill the whole catalog again instead of loading changes.")
     ] = False,
 ) -> None:
-    """Load TMDB (or the built-in sandbox) into raw_tmdb with dlt."""
+    """Load TMDB (or the built-in sandbox) into raw_tmdb with dlt.
+
+    Retried: HTTP 429 and 500/502/503/504, dropped connections, timeouts, broken JSON bodies.
+
+    A request is tried at most 5 times, waiting 1, 2, 4, 8 s (Retry-After honoured, 10 s at most).
+
+    A load gives up once its retries have waited 60 s in all within 10 minutes.
+
+    Each retry is one warning line; a failure is one error line naming the last status and path.
+
+    RUNTIME__REQUEST_MAX_ATTEMPTS, _BACKOFF_FACTOR and _MAX_RETRY_DELAY change the request limits.
+    """
     from ingest.pipeline import run_load
 
     summary = run_load(get_settings(), full_refresh=full_refresh, progress=True)
@@ -182,15 +193,33 @@ def sandbox(
         str | None,
         typer.Option(help="Catalog date (YYYY-MM-DD); default today (UTC)."),
     ] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME=VALUE,...",
+            help=(
+                "Inject faults. Kinds, each the share of requests it hits (0 to 1): "
+                "rate_limit (HTTP 429, Retry-After: 1), server_error (HTTP 500/502/503), "
+                "slow (answered after slow_seconds), malformed (HTTP 200, truncated JSON). "
+                "Also slow_seconds=SECONDS (default 0.5), rate_limit_every=N (every Nth "
+                "request gets 429), rate_limit_per_second=N, seed=N (default 0). "
+                "E.g. server_error=0.2,slow=0.05"
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Serve the offline TMDB-compatible sandbox alone."""
     from ingest.sandbox import serve
+    from ingest.sandbox.faults import parse_faults
 
     try:
         catalog_date = date.fromisoformat(day) if day else None
     except ValueError:
         raise MovieMetricError(f"--day must be a date formatted YYYY-MM-DD, got {day!r}") from None
-    serve(host=host, port=port, movies=movies, seed=seed, catalog_date=catalog_date)
+    injected = parse_faults(faults) if faults is not None else None
+    serve(
+        host=host, port=port, movies=movies, seed=seed, catalog_date=catalog_date, faults=injected
+    )
 
 
 @app.command()

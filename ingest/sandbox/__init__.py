@@ -21,10 +21,19 @@ Contract (what clients may rely on):
   ``max(1, movies // 5000)`` new movies (with higher ids) appear each day and are
   invisible (404, absent from listings) before it. Every day-dependent value is a pure
   function of the date.
-- ``/movie/changes``: the changes of a day D are the movies new on D, the movies edited
-  on D (overview, keywords, runtime), and the movies whose vote count moved materially
-  from D-1 to D, plus a few vanished ids (like TMDB's deleted entries: ``adult: null``,
-  and /movie/{id} answers 404). ``start_date``/``end_date`` are inclusive, at most 14 days apart;
+- ``/movie/changes``: the changes of a day D are the movies new on D, and every movie
+  whose ``/movie/{id}`` body (``append_to_response=keywords``) on D differs from D-1 in
+  any field but the daily ones (``catalog.DAILY_FIELDS``: popularity, vote_average,
+  vote_count): overview, keywords and runtime change on a movie's edit days, status
+  when its release date comes within 120 days ("In Production" -> "Post Production")
+  and when it is reached ("Released"); every other field never changes. Also listed:
+  movies whose vote count moved materially from D-1 to D (at least 5 votes and 2 %),
+  and a few vanished ids (like TMDB's deleted entries: ``adult: null``, and /movie/{id}
+  answers 404). The daily fields move for nearly every movie every day and, as on
+  TMDB, are not changes: ``/discover/movie`` serves their values of the day. So a
+  client that fetches the details of the movies new or listed since its last day and
+  takes the daily fields from ``/discover/movie`` holds the same as one that fetched
+  every movie today. ``start_date``/``end_date`` are inclusive, at most 14 days apart;
   both default to the catalog date (the last 24 hours); days after the catalog date
   have no changes yet. ``Catalog.changed_ids(start, end)`` is the ground truth.
 - ``/discover/movie``: 20 a page; ``total_results``/``total_pages`` are the true counts

@@ -45,6 +45,16 @@ NOT_CREATED = np.iinfo(np.int32).min  # created-day of movies that exist on ever
 # release_kind values
 DATED, NULL_DATE, EMPTY_DATE = 0, 1, 2
 
+# Fields of /movie/{id} (and of list results) that move on nearly every day for nearly
+# every movie. They are not content changes: /movie/changes does not list a movie for
+# them (a material vote count move aside), as on TMDB; /discover/movie has them daily.
+DAILY_FIELDS = ("popularity", "vote_average", "vote_count")
+
+# /movie/{id} ``status`` by code; a dated movie is "In Production" until
+# POST_PRODUCTION_DAYS before its release date, then "Post Production" until it.
+STATUSES = ("Released", "Post Production", "In Production")
+POST_PRODUCTION_DAYS = 120
+
 SORT_KEYS = (
     "popularity.desc",
     "popularity.asc",
@@ -84,6 +94,14 @@ def day_of(day_date: date) -> int:
 
 def date_of(day: int) -> date:
     return date.fromordinal(EPOCH.toordinal() + day)
+
+
+def status_codes(release_kind: np.ndarray, release_ordinal: np.ndarray, today: int) -> np.ndarray:
+    """Index into STATUSES of each movie on the day with ordinal ``today``: movies without
+    a release date count as released."""
+    ahead = np.asarray(release_ordinal, dtype=np.int64) - today
+    upcoming = (np.asarray(release_kind) == DATED) & (ahead > 0)
+    return np.where(upcoming, np.where(ahead < POST_PRODUCTION_DAYS, 1, 2), 0).astype(np.int8)
 
 
 @lru_cache(maxsize=65_536)
@@ -510,8 +528,10 @@ class Catalog:
         return self._cached(("trending", day, window), build)
 
     def changed_indexes(self, day: int) -> np.ndarray:
-        """Column indexes changed on ``day``: new movies, edited movies, and movies whose
-        vote count moved materially since the day before."""
+        """Column indexes changed on ``day``: new movies, every movie whose /movie/{id} body
+        differs from the day before outside popularity, vote_count and vote_average (an
+        edit: overview, keywords, runtime; a new status as the release date nears or
+        passes), and movies whose vote count moved materially since the day before."""
 
         def build() -> np.ndarray:
             # votes only: a range of days must not pay for every day's popularity walk
@@ -522,7 +542,13 @@ class Catalog:
             changed = np.zeros(count, dtype=bool)
             changed[previous_count:] = True  # new today
             day_plus_offset = day + columns.edit_offset[:count].astype(np.int64)
-            changed |= day_plus_offset % columns.edit_period[:count] == 0
+            changed |= day_plus_offset % columns.edit_period[:count] == 0  # edited today
+            kind = columns.release_kind[:previous_count]
+            released = columns.release_ordinal[:previous_count]
+            today = EPOCH.toordinal() + day
+            changed[:previous_count] |= status_codes(kind, released, today) != status_codes(
+                kind, released, today - 1
+            )
             before = before.astype(np.int64)
             delta = votes[:previous_count] - before
             changed[:previous_count] |= (delta >= 5) & (delta * 50 >= before)
@@ -658,12 +684,15 @@ class Catalog:
         runtime = int(columns.runtime[index])
         if runtime > 0:
             runtime += self.edit_version(index, state.day) % 3
-        release_ordinal = int(columns.release_ordinal[index])
-        today = EPOCH.toordinal() + state.day
-        if item["release_date"] and release_ordinal > today:
-            status = "Post Production" if release_ordinal - today < 120 else "In Production"
-        else:
-            status = "Released"
+        status = STATUSES[
+            int(
+                status_codes(
+                    columns.release_kind[index],
+                    columns.release_ordinal[index],
+                    EPOCH.toordinal() + state.day,
+                )
+            )
+        ]
         details = {
             "adult": item["adult"],
             "backdrop_path": item["backdrop_path"],

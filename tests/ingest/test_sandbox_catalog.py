@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ingest.sandbox import Catalog
-from ingest.sandbox.catalog import day_of
+from ingest.sandbox.catalog import DAILY_FIELDS, day_of
 from moviemetric.errors import MovieMetricError
 
 DAY = date(2026, 3, 1)
@@ -159,12 +159,8 @@ def test_a_small_share_changes_each_day(catalog):
     after = {m["id"]: m for m in catalog.movies_on(day)}
     for movie_id in edited:
         a, b = before[movie_id], after[movie_id]
-        if (a["overview"], a["keywords"], a["runtime"], a["vote_count"]) != (
-            b["overview"],
-            b["keywords"],
-            b["runtime"],
-            b["vote_count"],
-        ):
+        fields = ("overview", "keywords", "runtime", "status", "vote_count")
+        if any(a[name] != b[name] for name in fields):
             differs += 1
     assert differs == len(edited)
 
@@ -224,3 +220,23 @@ def test_movies_sharing_a_genre_share_keywords(movies):
 def test_dates_outside_the_simulated_period_are_refused():
     with pytest.raises(MovieMetricError, match="outside the simulated period"):
         Catalog(100, seed=1).day_state(day_of(date(2001, 1, 1)))
+
+
+def test_changes_list_every_movie_whose_details_changed_but_for_the_daily_fields(catalog):
+    """The rule a loader relies on: a movie not listed on day D has, on D, the /movie/{id}
+    body (keywords appended) it had on D-1, popularity, vote_average and vote_count aside."""
+    before = {movie["id"]: movie for movie in catalog.movies_on(DAY - timedelta(days=1))}
+    changed_fields: Counter[str] = Counter()
+    for offset in range(5):
+        day = DAY + timedelta(days=offset)
+        after = {movie["id"]: movie for movie in catalog.movies_on(day)}
+        listed = catalog.changed_ids(day, day)
+        assert set(after) - set(before) <= listed  # new movies
+        for movie_id, old in before.items():
+            new = after[movie_id]
+            fields = {name for name in new if new[name] != old[name]} - set(DAILY_FIELDS)
+            assert not fields or movie_id in listed, (day, movie_id, sorted(fields))
+            changed_fields.update(fields)
+        before = after
+    # every kind of day-to-day change happened, so the rule was tested for each
+    assert {"overview", "keywords", "runtime", "status"} <= set(changed_fields)

@@ -3,16 +3,25 @@
 After the backfill the loader re-fetches details only for changed movies but loads a
 snapshot of every dated movie each day. These tests load such days into a database
 of their own (they publish new versions, which the shared warehouse must not see).
+The first test checks that rule against the sandbox: a backfill of a day and an
+incremental load of the same day hold the same raw content.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
+from ingest.pipeline import run_load
+from ingest.sandbox import Sandbox
+from ingest.sandbox.catalog import DAILY_FIELDS
+from moviemetric.config import get_settings
 from moviemetric.transform import run_transform
 from tests.conftest import create_database, drop_database
 from tests.warehouse.conftest import Warehouse, warehouse_settings
@@ -20,6 +29,101 @@ from tests.warehouse.raw_fixture import RawCatalog, load_raw, make_catalog
 
 MIN_VOTES = 10
 LATE_MOVIE_ID = 999_999  # snapshotted a day before its details are loaded
+
+
+# A day on which a movie's status changes (its release date comes within 120 days) and
+# nothing else about it does: before /movie/changes listed status changes, an incremental
+# load of this day kept the movie's status of the day before.
+SANDBOX_MOVIES, SANDBOX_SEED, SANDBOX_DAY = 1000, 7, date(2026, 1, 15)
+
+
+def _load_sandbox(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, url: str, home: Path) -> None:
+    for name, value in {
+        "DATABASE_URL": url,
+        "MOVIEMETRIC_HOME": str(home),
+        "TMDB_BASE_URL": sandbox.base_url,
+        "TMDB_API_KEY": sandbox.api_key,
+        "TMDB_REQUESTS_PER_SECOND": "100000",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    run_load(get_settings(), progress=False)
+
+
+def _raw_rows(url: str, table: str, where: str = "", *, drop: tuple[str, ...] = ()) -> list:
+    """Rows of raw_tmdb.``table`` by content: every column but when and by which load a
+    row was written (and ``drop``), sorted."""
+    with psycopg.connect(url) as conn:
+        columns = [
+            name
+            for (name,) in conn.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = 'raw_tmdb' and table_name = %s order by column_name",
+                (table,),
+            )
+            if name != "_loaded_at" and not name.startswith("_dlt_") and name not in drop
+        ]
+        assert columns, f"raw_tmdb.{table} does not exist"
+        statement = sql.SQL("select {columns} from raw_tmdb.{table} {where}").format(
+            columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            table=sql.Identifier(table),
+            where=sql.SQL(where),
+        )
+        return sorted(conn.execute(statement).fetchall(), key=repr)
+
+
+def test_an_incremental_load_of_a_day_holds_what_a_backfill_of_that_day_holds(
+    make_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    day, previous = SANDBOX_DAY, SANDBOX_DAY - timedelta(days=1)
+    backfilled, incremental = make_database(), make_database()
+    with Sandbox(movies=SANDBOX_MOVIES, seed=SANDBOX_SEED, catalog_date=day) as sandbox:
+        catalog = sandbox.catalog
+        _load_sandbox(monkeypatch, sandbox, backfilled, tmp_path / "backfilled")
+    with Sandbox(movies=SANDBOX_MOVIES, seed=SANDBOX_SEED, catalog_date=previous) as sandbox:
+        _load_sandbox(monkeypatch, sandbox, incremental, tmp_path / "incremental")
+        sandbox.advance(days=1)
+        sandbox.reset_counts()
+        _load_sandbox(monkeypatch, sandbox, incremental, tmp_path / "incremental")
+        refetched = sandbox.request_counts["/movie/{movie_id}"]
+
+    # the day is one the test is about: some dated movie's status changed overnight
+    dated = catalog.dated_movie_ids(day)
+    before = {m["id"]: m for m in catalog.movies_on(previous) if m["id"] in dated}
+    after = {m["id"]: m for m in catalog.movies_on(day) if m["id"] in dated}
+    assert any(after[i]["status"] != before[i]["status"] for i in before)
+    assert 0 < refetched < len(dated) / 5, "the second load should be incremental"
+
+    # every field of the details but the daily ones, and the genres and keywords
+    assert _raw_rows(incremental, "movies", drop=DAILY_FIELDS) == _raw_rows(
+        backfilled, "movies", drop=DAILY_FIELDS
+    )
+    assert len(_raw_rows(backfilled, "movies")) == len(dated)
+    for table in ("movies__genres", "movies__keywords", "genres"):
+        assert _raw_rows(incremental, table) == _raw_rows(backfilled, table), table
+    # the daily fields: the incremental load has the day's values in the day's snapshots
+    of_the_day = f"where snapshot_date = '{day.isoformat()}'"
+    assert _raw_rows(incremental, "movie_popularity_snapshots", of_the_day) == _raw_rows(
+        backfilled, "movie_popularity_snapshots", of_the_day
+    )
+    daily = sql.SQL(", ").join(map(sql.Identifier, ("id", *DAILY_FIELDS)))
+    with psycopg.connect(backfilled) as conn:
+        details = conn.execute(
+            sql.SQL("select {} from raw_tmdb.movies order by id").format(daily)
+        ).fetchall()
+    with psycopg.connect(incremental) as conn:
+        snapshots = conn.execute(
+            sql.SQL(
+                "select {} from raw_tmdb.movie_popularity_snapshots"
+                " where snapshot_date = %s order by id"
+            ).format(daily),
+            (day,),
+        ).fetchall()
+    assert snapshots == details
+    trending = f"where trend_date = '{day.isoformat()}'"
+    assert _raw_rows(incremental, "trending_movies", trending) == _raw_rows(
+        backfilled, "trending_movies", trending
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""One settings object for every part of MovieMetric (DESIGN section 2).
+"""One settings object for every part of MovieMetric (docs/design.md section 2).
 
 Every command and service reads the same environment variables, so two commands
 started with the same environment see the same warehouse, cache and index.

@@ -1,5 +1,5 @@
 {#-
-    The trending formula (DESIGN.md section 5), the one place it is written.
+    The trending formula (docs/design.md section 5), the one place it is written.
 
     momentum = popularity / avg_popularity_7d - 1
         avg_popularity_7d is the mean popularity of the movie's snapshots in the 7

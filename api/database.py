@@ -9,7 +9,8 @@ embedded warehouse), it connects with DATABASE_URL, usually a superuser, and onl
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -87,6 +88,15 @@ class WarehousePool(AsyncConnectionPool):
             configure=recording_configure if configure else None,
             **kwargs,
         )
+
+    @contextlib.asynccontextmanager
+    async def connection(self, timeout: float | None = None) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection; opens the pool first if the app did not (see ``create_app``:
+        it does not while nothing is published, so the pool does not keep failing to take
+        an API role that does not exist yet)."""
+        await self.open(wait=False)  # a no-op once open
+        async with super().connection(timeout) as conn:
+            yield conn
 
 
 def create_pool(conninfo: str) -> WarehousePool:

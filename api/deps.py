@@ -1,4 +1,5 @@
-"""Dependencies routes declare by intent: ``DbDep``, ``PoolDep``, ``CacheDep``, ``VersionsDep``."""
+"""Dependencies routes declare by intent: ``DbDep``, ``PoolDep``, ``CacheDep``, ``VersionsDep``;
+``require_published`` guards the routers that read published data."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from api.cache import ResponseCache
+from api.errors import NothingPublished
 from api.versions import DataVersionTracker
 
 
@@ -29,6 +31,14 @@ def get_cache(request: Request) -> ResponseCache:
 
 def get_versions(request: Request) -> DataVersionTracker:
     return request.app.state.versions
+
+
+def require_published(request: Request) -> None:
+    """Answer 503 at once while the warehouse has nothing published (``api.versions``),
+    instead of waiting for a pool connection that the API role cannot have or use."""
+    unpublished = request.app.state.versions.unpublished
+    if unpublished is not None:
+        raise NothingPublished(unpublished)
 
 
 DbDep = Annotated[AsyncConnection, Depends(get_db)]

@@ -21,6 +21,14 @@ NOT_PUBLISHED = (
 )
 
 
+class NothingPublished(Exception):
+    """The warehouse answers but has nothing to serve yet; the message says what to run."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 def warehouse_unavailable_detail(exc: BaseException, last_connect_error: str | None = None) -> str:
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     if isinstance(exc, PoolTimeout) and last_connect_error:
@@ -28,9 +36,15 @@ def warehouse_unavailable_detail(exc: BaseException, last_connect_error: str | N
     if isinstance(exc, NOT_PUBLISHED):
         return (
             f"warehouse unavailable: published data is missing ({first_line}); "
-            "run `moviemetric transform` to publish"
+            "run `moviemetric run` to load, build and publish"
         )
     return f"warehouse unavailable: {first_line}"
+
+
+async def _nothing_published(request: Request, exc: Exception) -> JSONResponse:
+    """Not logged: the data-version tracker logs the state once, not once per request."""
+    assert isinstance(exc, NothingPublished)
+    return JSONResponse({"detail": exc.detail}, status_code=503, headers={"retry-after": "5"})
 
 
 async def _warehouse_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -48,6 +62,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NothingPublished, _nothing_published)
     for error in (*WAREHOUSE_DOWN, *NOT_PUBLISHED):
         app.add_exception_handler(error, _warehouse_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -64,8 +64,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await pool.open(wait=False)
         await versions.start()
+        if versions.unpublished is None:
+            # Fill the pool now; with nothing published it opens at its first use instead.
+            await pool.open(wait=False)
         try:
             yield
         finally:

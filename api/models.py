@@ -132,8 +132,14 @@ class CacheHealthPublic(ComponentHealthPublic):
 
 
 class DataVersionHealthPublic(ComponentHealthPublic):
-    version: int | None = None
-    published_at: dt.datetime | None = None
+    version: int | None = Field(default=None, description="The published data version.")
+    published_at: dt.datetime | None = Field(
+        default=None, description="When the last run published it."
+    )
+    age_seconds: float | None = Field(
+        default=None, description="Seconds since it was published: the age of the data."
+    )
+    build_id: str | None = Field(default=None, description="The build that published it.")
     serving_version: int | None = Field(
         default=None, description="The version this process keys its cache with."
     )
@@ -146,7 +152,10 @@ class HealthComponentsPublic(BaseModel):
 
 
 class HealthPublic(BaseModel):
-    status: str = Field(description="ok, degraded (serving, a part is down) or unavailable.")
+    status: str = Field(
+        description="ok, degraded (serving, a part is down) or unavailable (the warehouse "
+        "is unreachable or nothing is published yet)."
+    )
     components: HealthComponentsPublic
 
 

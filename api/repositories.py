@@ -115,6 +115,31 @@ async def read_data_version(conn: AsyncConnection) -> dict | None:
     return await _one(conn, query, {})
 
 
+async def role_exists(conn: AsyncConnection, role: str) -> bool:
+    """Whether ``role`` exists on the server; asked before ``set role``, which would fail
+    (and have the server log an error) while it does not."""
+    row = await _one(
+        conn,
+        sql.SQL("select exists (select from pg_roles where rolname = %(role)s)"),
+        {"role": role},
+    )
+    return bool(row and row["exists"])
+
+
+async def data_version_readable(conn: AsyncConnection) -> bool:
+    """Whether the current role can read ``ops.data_version``: a catalog lookup, so before
+    the bootstrap it answers false instead of failing (and having the server log it)."""
+    query = sql.SQL(
+        "select exists (select from pg_class as class "
+        "join pg_namespace as namespace on namespace.oid = class.relnamespace "
+        "where namespace.nspname = %(schema)s and class.relname = %(table)s "
+        "and has_schema_privilege(namespace.oid, 'usage') "
+        "and has_table_privilege(class.oid, 'select'))"
+    )
+    row = await _one(conn, query, {"schema": OPS_SCHEMA, "table": "data_version"})
+    return bool(row and row["exists"])
+
+
 async def list_movies(
     conn: AsyncConnection,
     *,

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from api import repositories
-from api.deps import DbDep
+from api.deps import DbDep, require_published
 from api.models import DecadeRatingsPublic, GenreStatsPublic
-from api.routes.params import DateParam, LimitParam
+from api.routes.params import UNAVAILABLE_RESPONSES, DateParam, LimitParam
 
-router = APIRouter(prefix="/analytics", tags=["analytics"])
+router = APIRouter(
+    prefix="/analytics",
+    tags=["analytics"],
+    dependencies=[Depends(require_published)],
+    responses=UNAVAILABLE_RESPONSES,
+)
 
 
 @router.get("/top-genres", response_model=GenreStatsPublic)

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from api import repositories
-from api.deps import DbDep
+from api.deps import DbDep, require_published
 from api.models import (
     MoviePublic,
     MoviesPublic,
     RecommendationsPublic,
     TrendingMoviesPublic,
 )
-from api.routes.params import DateParam, LimitParam
+from api.routes.params import UNAVAILABLE_RESPONSES, DateParam, LimitParam
 
-router = APIRouter(prefix="/movies", tags=["movies"])
+router = APIRouter(
+    prefix="/movies",
+    tags=["movies"],
+    dependencies=[Depends(require_published)],
+    responses=UNAVAILABLE_RESPONSES,
+)
 
 MovieSort = Literal[
     "popularity",

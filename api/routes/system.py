@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import psycopg
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -17,6 +19,7 @@ from api.models import (
     HealthComponentsPublic,
     HealthPublic,
 )
+from api.versions import NOTHING_PUBLISHED
 
 router = APIRouter(tags=["system"])
 
@@ -26,37 +29,37 @@ HEALTH_POOL_TIMEOUT_SECONDS = 2.0
 @router.get(
     "/health",
     response_model=HealthPublic,
-    responses={503: {"model": HealthPublic, "description": "The warehouse is unreachable."}},
+    responses={
+        503: {
+            "model": HealthPublic,
+            "description": "The warehouse is unreachable, or nothing is published yet.",
+        }
+    },
 )
 async def health(pool: PoolDep, cache: CacheDep, versions: VersionsDep) -> JSONResponse:
-    """ok: all parts work; degraded: serving, but the cache or the published data has a
-    problem; unavailable (503): the warehouse cannot be reached."""
+    """ok: all parts work; degraded: serving, but the cache has a problem or this process
+    is catching up with a publish; unavailable (503): the warehouse cannot be reached, or
+    nothing is published yet (the detail says what to run)."""
     warehouse = ComponentHealthPublic(status="ok")
     data_version = DataVersionHealthPublic(status="ok", serving_version=versions.version)
-    try:
-        async with pool.connection(timeout=HEALTH_POOL_TIMEOUT_SECONDS) as conn:
-            row = await repositories.read_data_version(conn)
-    except NOT_PUBLISHED as exc:
-        row = None
-        data_version.status = "degraded"
-        data_version.detail = warehouse_unavailable_detail(exc)
-    except (*WAREHOUSE_DOWN, psycopg.Error) as exc:
-        row = None
-        warehouse = ComponentHealthPublic(
-            status="unavailable",
-            detail=warehouse_unavailable_detail(exc, pool.last_connect_error),
-        )
-        data_version.status = "unavailable"
-    if warehouse.status == "ok" and data_version.status == "ok":
-        if row is None:
-            data_version.status = "degraded"
-            data_version.detail = "nothing is published yet; run `moviemetric transform`"
+    if versions.unpublished is not None:
+        # Known without a pool connection, which the API role may not even be able to take.
+        data_version.status, data_version.detail = "unavailable", versions.unpublished
+    else:
+        try:
+            async with pool.connection(timeout=HEALTH_POOL_TIMEOUT_SECONDS) as conn:
+                row = await repositories.read_data_version(conn)
+        except NOT_PUBLISHED as exc:
+            data_version.status = "unavailable"
+            data_version.detail = warehouse_unavailable_detail(exc)
+        except (*WAREHOUSE_DOWN, psycopg.Error) as exc:
+            warehouse = ComponentHealthPublic(
+                status="unavailable",
+                detail=warehouse_unavailable_detail(exc, pool.last_connect_error),
+            )
+            data_version.status = "unavailable"
         else:
-            data_version.version = row["version"]
-            data_version.published_at = row["published_at"]
-            if versions.version != row["version"]:
-                data_version.status = "degraded"
-                data_version.detail = "the cache key version is catching up with a publish"
+            _describe_version(data_version, row, serving=versions.version)
 
     cache_problem = await cache.health()
     cache_health = CacheHealthPublic(
@@ -64,7 +67,7 @@ async def health(pool: PoolDep, cache: CacheDep, versions: VersionsDep) -> JSONR
         detail=cache_problem,
         backend=cache.backend.name,
     )
-    if warehouse.status != "ok":
+    if warehouse.status != "ok" or data_version.status == "unavailable":
         overall, status_code = "unavailable", 503
     elif cache_health.status != "ok" or data_version.status != "ok":
         overall, status_code = "degraded", 200
@@ -81,6 +84,23 @@ async def health(pool: PoolDep, cache: CacheDep, versions: VersionsDep) -> JSONR
         status_code=status_code,
         headers={"cache-control": "no-store"},
     )
+
+
+def _describe_version(health: DataVersionHealthPublic, row: dict | None, *, serving: int | None):
+    """The published version, its age and build, from the ``ops.data_version`` row."""
+    if row is None or row["version"] < 1:
+        health.status = "unavailable"
+        health.detail = NOTHING_PUBLISHED
+        return
+    health.version = row["version"]
+    health.published_at = row["published_at"]
+    health.build_id = row["build_id"]
+    if row["published_at"] is not None:
+        age = dt.datetime.now(dt.UTC) - row["published_at"]
+        health.age_seconds = round(max(age.total_seconds(), 0.0), 1)
+    if serving != row["version"]:
+        health.status = "degraded"
+        health.detail = "the cache key version is catching up with a publish"
 
 
 @router.get(

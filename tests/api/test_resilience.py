@@ -254,17 +254,3 @@ async def test_warehouse_outage_is_503_then_recovers_without_restart(published_u
         back = await client.get("/movies", params={"limit": 8})
         assert back.status_code == 200
         assert len(back.json()["items"]) == 8
-
-
-async def test_before_the_first_publish_the_api_says_what_to_run(make_database, published_url):
-    empty = make_database()  # the API role exists already: the published dataset made it
-    async with running(create_app(Settings(database_url=empty))) as client:
-        response = await client.get("/movies/trending")
-        assert response.status_code == 503
-        assert "moviemetric transform" in response.json()["detail"]
-        health = await client.get("/health")
-        assert health.status_code == 200
-        body = health.json()
-        assert body["status"] == "degraded"
-        assert body["components"]["warehouse"]["status"] == "ok"
-        assert body["components"]["data_version"]["status"] == "degraded"

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.cache import ResponseCache
 from api.database import api_database_url, create_pool
+from api.docs import install_docs
 from api.errors import install_exception_handlers
 from api.http_cache import ResponseCacheMiddleware
 from api.lineage import LineageSite
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # api.docs serves /docs and /redoc without CDNs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.pool = pool
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(system.router)
     app.mount("/lineage", LineageSite(settings.lineage_dir), name="lineage")
+    install_docs(app)
     install_exception_handlers(app)
 
     app.put_in_front(

@@ -40,7 +40,10 @@ Contract (what clients may rely on):
   even past page 500; ``include_adult`` defaults to false; a date filter never matches a
   movie without a release date; ties of every ``sort_by`` are broken by ascending id.
 - ``request_counts`` counts every request to a known route (faulted and unauthorised ones
-  included) by route template; faults apply to authorised requests to known routes.
+  included) by route template; faults apply to authorised requests to known routes
+  (``Faults.routes`` narrows them to some route templates). ``moviemetric sandbox
+  --faults rate_limit=0.1,server_error=0.2,slow=0.05,malformed=0.02`` injects them in
+  the foreground server (``faults.parse_faults``).
 """
 
 from ingest.sandbox.catalog import Catalog

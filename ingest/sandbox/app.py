@@ -209,7 +209,7 @@ class SandboxApp:
         if scope["method"] != "GET":
             body = {"errors": [f"method {scope['method']} is not allowed on {path}; use GET"]}
             return 405, orjson.dumps(body), [(b"allow", b"GET")], Decision()
-        decision = self.faults.decide()
+        decision = self.faults.decide(route)
         if decision.fault == RATE_LIMIT:
             body = {
                 "status_code": 25,

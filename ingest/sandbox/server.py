@@ -223,21 +223,26 @@ def serve(
     movies: int = 10_000,
     seed: int = 42,
     catalog_date: date | None = None,
+    faults: Faults | None = None,
 ) -> None:
     """Serve the sandbox in the foreground until interrupted (``moviemetric sandbox``)."""
     started = time.perf_counter()
-    sandbox = Sandbox(movies=movies, seed=seed, catalog_date=catalog_date, host=host, port=port)
+    sandbox = Sandbox(
+        movies=movies, seed=seed, catalog_date=catalog_date, host=host, port=port, faults=faults
+    )
 
     def announce(running: Sandbox) -> None:
-        print(
+        lines = [
             f"TMDB sandbox: {movies} movies (seed {seed}), catalog date {running.catalog_date}"
             f"{' (follows the UTC clock)' if catalog_date is None else ''}, "
-            f"ready in {time.perf_counter() - started:.1f}s\n"
-            f"  TMDB_BASE_URL={running.base_url}\n"
+            f"ready in {time.perf_counter() - started:.1f}s",
+            f"  TMDB_BASE_URL={running.base_url}",
             f"  TMDB_API_KEY={running.api_key}    "
-            f"(or Authorization: Bearer {running.access_token})\n"
-            "Press Ctrl+C to stop.",
-            flush=True,
-        )
+            f"(or Authorization: Bearer {running.access_token})",
+        ]
+        if running.faults.enabled:
+            lines.append(f"  Faults: {running.faults.spec()}")
+        lines.append("Press Ctrl+C to stop.")
+        print("\n".join(lines), flush=True)
 
     sandbox.serve_forever(on_listening=announce)

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from ingest.sandbox import Faults, Sandbox
+from ingest.sandbox.faults import parse_faults
 from moviemetric.errors import MovieMetricError
 
 
@@ -140,6 +141,8 @@ def test_faults_can_be_switched_off_at_runtime(sandbox, client):
         ({"malformed_rate": -0.1}, "malformed_rate"),
         ({"rate_limit_burst": 0}, "rate_limit_burst"),
         ({"slow_seconds": -1}, "slow_seconds"),
+        ({"rate_limit_rate": 2}, "rate_limit_rate"),
+        ({"routes": ("movie",)}, "routes"),
     ],
 )
 def test_bad_fault_settings_are_refused_naming_the_field(arguments, named):
@@ -156,3 +159,45 @@ def test_bad_gateway_is_an_html_page_like_a_real_proxy(sandbox, client):
     assert all(r.text.startswith("<html>") for r in bad_gateway)
     others = [r for r in responses if r.status_code != 502]
     assert all(r.headers["content-type"].startswith("application/json") for r in others)
+
+
+def test_a_share_of_requests_is_rate_limited(sandbox, client):
+    sandbox.set_faults(Faults(seed=2, rate_limit_rate=0.25))
+    responses = [client.get("/genre/movie/list") for _ in range(400)]
+    limited = [r for r in responses if r.status_code == 429]
+    assert 0.17 < len(limited) / len(responses) < 0.33
+    assert all(r.headers["retry-after"] == "1" for r in limited)
+    assert {r.status_code for r in responses} == {200, 429}
+    assert sandbox.fault_counts["rate_limit"] == len(limited)
+
+
+def test_a_rate_limit_share_leaves_the_other_faults_of_a_seed_as_they_were(sandbox, client):
+    sandbox.set_faults(Faults(seed=8, server_error_rate=0.3))
+    alone = statuses(client, 80, "/genre/movie/list")
+    sandbox.set_faults(Faults(seed=8, server_error_rate=0.3, rate_limit_rate=0.3))
+    with_limits = statuses(client, 80, "/genre/movie/list")
+    assert 429 in with_limits
+    assert [a for a, b in zip(alone, with_limits, strict=True) if b != 429] == [
+        b for b in with_limits if b != 429
+    ]
+
+
+def test_faults_can_be_narrowed_to_some_routes(sandbox, client):
+    sandbox.set_faults(Faults(server_error_rate=1.0, routes=("/movie/{movie_id}",)))
+    movie_id = client.get("/discover/movie").json()["results"][0]["id"]
+    assert set(statuses(client, 10, "/genre/movie/list")) == {200}
+    assert set(statuses(client, 10, f"/movie/{movie_id}")) <= {500, 502, 503}
+    assert sandbox.fault_counts["server_error"] == 10
+
+
+def test_a_faults_spec_reads_back_what_it_says():
+    faults = parse_faults("rate_limit=0.1, server_error=0.2,slow=0.05,malformed=0.02,seed=3")
+    assert faults == Faults(
+        seed=3, rate_limit_rate=0.1, server_error_rate=0.2, slow_rate=0.05, malformed_rate=0.02
+    )
+    other = parse_faults("rate_limit_every=7,rate_limit_per_second=40,slow=1,slow_seconds=2.5")
+    assert (other.rate_limit_burst, other.rate_limit_per_second) == (7, 40)
+    assert other.slow_seconds == 2.5 and other.seed == 0
+    for spec in (faults, other):
+        assert parse_faults(spec.spec()) == spec
+    assert Faults().spec() == ""

@@ -1,8 +1,9 @@
 """The app factory: ``create_app(settings)``; ``moviemetric serve`` runs it under uvicorn.
 
-In front of FastAPI's own stack, outermost first: metrics (every request), then the
-response cache, which answers hits before anything of FastAPI runs (error middleware,
-routing, validation, serialization), so a hit costs little more than the lookup.
+In front of FastAPI's own stack, outermost first: metrics (every request), HEAD run as
+GET (``api.head``), then the response cache, which answers hits before anything of
+FastAPI runs (error middleware, routing, validation, serialization), so a hit costs
+little more than the lookup.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from api.cache import ResponseCache
 from api.database import api_database_url, create_pool
 from api.docs import install_docs
 from api.errors import install_exception_handlers
+from api.head import HeadAsGet
 from api.http_cache import ResponseCacheMiddleware
 from api.lineage import LineageSite
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -99,7 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.put_in_front(
         lambda inner: MetricsMiddleware(
-            ResponseCacheMiddleware(inner, cache=cache, versions=versions), metrics=metrics
+            HeadAsGet(ResponseCacheMiddleware(inner, cache=cache, versions=versions)),
+            metrics=metrics,
+            routes=app.routes,
         )
     )
     return app

@@ -1,7 +1,8 @@
 """Prometheus metrics of one app instance (its own registry, so several apps can coexist).
 
 - ``moviemetric_api_requests_total`` and ``moviemetric_api_request_duration_seconds``
-  per route template, method and status (unmatched paths share one label);
+  per route template (a mounted app: its mount path), method and status (paths that no
+  route matches share one label);
 - ``moviemetric_api_cache_hits_total`` / ``..._misses_total`` per layer (l1, redis, memory),
   ``..._cache_errors_total`` per backend;
 - ``moviemetric_api_pool_*`` gauges read from the connection pool at scrape time;
@@ -11,11 +12,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNMATCHED_ROUTE = "<unmatched>"
@@ -100,11 +102,18 @@ class ApiMetrics:
 
 
 class MetricsMiddleware:
-    """Pure ASGI: counts and times every HTTP request under its route template."""
+    """Pure ASGI: counts and times every HTTP request under its route template.
 
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+    FastAPI's own routes put themselves in the scope; other routes (``/openapi.json``) and
+    mounted apps (``/lineage``, the docs assets) do not, so the request's path is matched
+    against ``routes`` (the app's, as they are when the request ends): a mount is labelled
+    with its mount path. A path no route matches shares ``UNMATCHED_ROUTE``.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics, routes: Sequence[BaseRoute]) -> None:
         self.app = app
         self.metrics = metrics
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,6 +121,8 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        # as received: routing rewrites root_path for a mounted app
+        request = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", "")}
 
         async def send_with_status(message: Message) -> None:
             nonlocal status
@@ -122,9 +133,17 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            self.metrics.observe(
-                route_template(scope), scope["method"], status, time.perf_counter() - started
-            )
+            route = route_template(scope)
+            if route == UNMATCHED_ROUTE:
+                route = self._match(request)
+            self.metrics.observe(route, scope["method"], status, time.perf_counter() - started)
+
+    def _match(self, request: Scope) -> str:
+        for route in self.routes:
+            match, _ = route.matches({**request, "method": "GET"})
+            if match is not Match.NONE:
+                return getattr(route, "path", UNMATCHED_ROUTE)
+        return UNMATCHED_ROUTE
 
 
 def route_template(scope: Scope) -> str:

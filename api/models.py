@@ -159,5 +159,13 @@ class HealthPublic(BaseModel):
     components: HealthComponentsPublic
 
 
+class IndexPublic(BaseModel):
+    """Where the parts of the API are: paths on this server; ``{movie_id}`` is a TMDB id."""
+
+    title: str
+    version: str
+    links: dict[str, str] = Field(description="Path of each part, by name.")
+
+
 class ErrorPublic(BaseModel):
     detail: str

@@ -1,4 +1,5 @@
-"""``/health`` (per-component status) and ``/metrics`` (Prometheus text format)."""
+"""``/`` (links to the parts of the API), ``/health`` (per-component status) and
+``/metrics`` (Prometheus text format)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,55 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import repositories
+from api.cache import CACHE_CONTROL, etag_for
 from api.deps import CacheDep, PoolDep, VersionsDep
 from api.errors import NOT_PUBLISHED, WAREHOUSE_DOWN, warehouse_unavailable_detail
+from api.http_cache import etag_matches
 from api.models import (
     CacheHealthPublic,
     ComponentHealthPublic,
     DataVersionHealthPublic,
     HealthComponentsPublic,
     HealthPublic,
+    IndexPublic,
 )
 from api.versions import NOTHING_PUBLISHED
 
 router = APIRouter(tags=["system"])
 
+# What GET / lists; tests check that each is served.
+INDEX_LINKS = {
+    "docs": "/docs",
+    "redoc": "/redoc",
+    "openapi": "/openapi.json",
+    "health": "/health",
+    "metrics": "/metrics",
+    "lineage": "/lineage/",
+    "movies": "/movies",
+    "movie": "/movies/{movie_id}",
+    "recommendations": "/movies/{movie_id}/recommendations",
+    "trending": "/movies/trending",
+    "top_genres": "/analytics/top-genres",
+    "ratings_by_decade": "/analytics/ratings-by-decade",
+}
+
 HEALTH_POOL_TIMEOUT_SECONDS = 2.0
+
+
+@router.get("/", response_model=IndexPublic, summary="Links to the parts of the API")
+async def index(request: Request) -> Response:
+    root = request.scope.get("root_path", "")
+    body = IndexPublic(
+        title=request.app.title,
+        version=request.app.version,
+        links={name: f"{root}{path}" for name, path in INDEX_LINKS.items()},
+    )
+    content = body.model_dump_json().encode()
+    etag = etag_for(content)
+    headers = {"etag": etag.decode(), "cache-control": CACHE_CONTROL.decode()}
+    if etag_matches(request.scope, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(content, media_type="application/json", headers=headers)
 
 
 @router.get(

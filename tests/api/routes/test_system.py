@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from api.main import create_app
@@ -75,3 +76,104 @@ async def test_openapi_names_the_response_models(client):
     schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
     for name in ("MoviesPublic", "MoviePublic", "TrendingMoviesPublic", "HealthPublic"):
         assert name in schemas
+
+
+async def _movie_id(warehouse) -> int:
+    return warehouse.execute(
+        "select movie_id from artifacts.movie_recommendations order by movie_id limit 1"
+    ).fetchone()["movie_id"]
+
+
+async def test_index_links_every_part_of_the_api(client, warehouse):
+    response = await client.get("/")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["title"], body["version"]) == ("MovieMetric API", "1")
+    links = body["links"]
+    assert {"docs", "redoc", "openapi", "health", "metrics", "lineage", "movies"} <= set(links)
+    assert {"trending", "top_genres", "ratings_by_decade"} <= set(links)
+    openapi_paths = set((await client.get("/openapi.json")).json()["paths"])
+    assert openapi_paths - {"/"} <= set(links.values()), "an operation is missing from /"
+    movie_id = await _movie_id(warehouse)
+    for name, path in links.items():
+        linked = await client.get(path.format(movie_id=movie_id))
+        if name == "lineage":  # served once `moviemetric docs` built it
+            assert linked.status_code == 404 and "moviemetric docs" in linked.json()["detail"]
+        else:
+            assert linked.status_code == 200, (name, path)
+    assert response.headers["cache-control"] == "public, max-age=60"
+    etag = response.headers["etag"]
+    again = await client.get("/", headers={"if-none-match": etag})
+    assert again.status_code == 304 and again.content == b""
+
+
+HEAD_PATHS = [
+    "/",
+    "/health",
+    "/metrics",
+    "/movies?limit=2",
+    "/movies/trending",
+    "/movies/{movie_id}",
+    "/movies/{movie_id}/recommendations",
+    "/analytics/top-genres",
+    "/analytics/ratings-by-decade",
+    "/movies/999999999",
+    "/movies/0",
+    "/nope",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/static/docs/swagger-ui.css",
+    "/lineage/",
+]
+# Bodies that change from one request to the next: their length may too.
+CHANGING_BODIES = ("/health", "/metrics")
+
+
+@pytest.mark.parametrize("path", HEAD_PATHS)
+async def test_head_answers_like_get_without_a_body(client, warehouse, path):
+    path = path.format(movie_id=await _movie_id(warehouse))
+    get = await client.get(path)
+    head = await client.head(path)
+    assert head.status_code == get.status_code != 405
+    assert head.content == b""
+    compared = ["content-type", "etag", "cache-control"]
+    if path not in CHANGING_BODIES:
+        compared.append("content-length")
+    assert {name: head.headers.get(name) for name in compared} == {
+        name: get.headers.get(name) for name in compared
+    }
+
+
+def test_head_over_a_real_server_sends_headers_only(live_server):
+    """uvicorn reads its own scope's method to send no body: HEAD must reach it as HEAD."""
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        for path in ("/health", "/movies?limit=3", "/docs", "/static/docs/swagger-ui.css"):
+            get = http.get(path)
+            head = http.head(path)
+            assert head.status_code == get.status_code == 200, path
+            assert head.content == b""
+            if path != "/health":  # its age changes between the two
+                assert head.headers["content-length"] == get.headers["content-length"], path
+            assert http.get(path).status_code == 200  # the connection is still in step
+
+
+async def test_metrics_label_docs_routes_and_mounted_apps_by_their_path(client):
+    for path in ("/docs", "/redoc", "/openapi.json", "/static/docs/redoc.standalone.js"):
+        assert (await client.get(path)).status_code == 200
+    assert (await client.get("/lineage/")).status_code == 404  # not built: still /lineage
+    assert (await client.get("/lineage/catalog.json")).status_code == 404
+    assert (await client.head("/health")).status_code == 200
+    assert (await client.get("/nope")).status_code == 404
+    text = (await client.get("/metrics")).text
+    for method, route, status, count in [
+        ("GET", "/docs", 200, 1),
+        ("GET", "/redoc", 200, 1),
+        ("GET", "/openapi.json", 200, 1),
+        ("GET", "/static/docs", 200, 1),
+        ("GET", "/lineage", 404, 2),
+        ("HEAD", "/health", 200, 1),
+        ("GET", "<unmatched>", 404, 1),
+    ]:
+        labels = f'method="{method}",route="{route}",status="{status}"'
+        assert f"moviemetric_api_requests_total{{{labels}}} {count}.0" in text, labels

@@ -1,6 +1,6 @@
-"""The ``moviemetric`` command (DESIGN section 6).
+"""The ``moviemetric`` command (docs/design.md section 6).
 
-Each command reads the variables of DESIGN section 2 through ``get_settings()``,
+Each command reads the variables of docs/design.md section 2 through ``get_settings()``,
 so two commands with the same environment see the same warehouse. A failure the
 user can act on (``MovieMetricError``) prints one line on stderr and exits 1.
 """

@@ -22,8 +22,13 @@ _FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(api_key|access_token|token|password|passwd)=([^&\s'\"]+)"), r"\1=***"),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
-    (re.compile(r"(?i)\b(PGPASSWORD|MEILI_MASTER_KEY|TMDB_API_KEY|TMDB_ACCESS_TOKEN)"
-                r"(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"), r"\1\2***"),
+    (
+        re.compile(
+            r"(?i)\b(PGPASSWORD|MEILI_MASTER_KEY|TMDB_API_KEY|TMDB_ACCESS_TOKEN)"
+            r"(['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"
+        ),
+        r"\1\2***",
+    ),
     (re.compile(r"(://[^:/@\s]+:)[^@/\s]+@"), r"\1***@"),
 )
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -79,3 +82,43 @@ def test_docs_describe_the_published_artifacts(published_warehouse, monkeypatch)
     assert transform_manifest.read_bytes() == transform_target_before
     transform_nodes = json.loads(transform_target_before)["nodes"]
     assert transform_nodes["model.moviemetric.search_documents"]["schema"] == "artifacts__build"
+
+
+def test_a_failing_build_prints_one_error_line_naming_the_full_log(published_warehouse, tmp_path):
+    """The terminal gets one line; dbt's whole output is in the command log, secrets masked."""
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    shutil.copy(REPO_ROOT / "profiles.yml", tmp_path / "profiles.yml")
+    broken = project / "models" / "artifacts" / "ratings_by_decade.sql"
+    broken.write_text(broken.read_text().replace("select * from final", "select * from finale"))
+    home = tmp_path / "home"
+    password_url = published_warehouse.url.replace("postgres@", "postgres:hunter2@")
+    env = {
+        **os.environ,
+        "DATABASE_URL": password_url,
+        "MOVIEMETRIC_HOME": str(home),
+        "MOVIEMETRIC_DBT_PROJECT_DIR": str(project),
+    }
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "moviemetric.cli", "transform"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert completed.returncode == 1
+    errors = [line for line in completed.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, completed.stderr
+    log_file = home / "logs" / "moviemetric.log"
+    assert errors[0].startswith("moviemetric: error: dbt build failed: ")
+    assert "ratings_by_decade" in errors[0]
+    assert errors[0].endswith(f"(full log: {log_file})")
+    assert "Traceback" not in completed.stderr
+    logged = log_file.read_text()
+    assert 'relation "finale" does not exist' in logged
+    assert "hunter2" not in logged

@@ -12,7 +12,7 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.cache import ResponseCache
@@ -24,6 +24,7 @@ from api.http_cache import ResponseCacheMiddleware
 from api.lineage import LineageSite
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import analytics, movies, system
+from api.routes.params import single_valued_query
 from api.versions import DataVersionTracker
 from moviemetric.config import Settings, get_settings
 
@@ -32,7 +33,9 @@ DESCRIPTION = """Read-only API over MovieMetric's published warehouse (schema `a
 Responses of `/movies` and `/analytics` are cached until the next publish (header
 `X-Cache: hit|miss`) and carry an `ETag` (send `If-None-Match` for a 304) and
 `Cache-Control`.
-Errors are `{"detail": ...}`; a bad parameter gets a 422 naming it; `limit` is 1 to 100.
+Errors are `{"detail": ...}`; a bad parameter gets a 422 naming it; `limit` is 1 to 100;
+a query parameter takes one value (given twice, it is a 422 naming it). `HEAD` works
+wherever `GET` does. A movie has the same fields, in the same order, in every response.
 """
 
 
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # api.docs serves /docs and /redoc without CDNs
         redoc_url=None,
+        dependencies=[Depends(single_valued_query)],
     )
     app.state.settings = settings
     app.state.pool = pool

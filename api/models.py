@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field
 
 
 class MovieSummaryPublic(BaseModel):
-    """The movie fields every listing carries."""
+    """A movie as every endpoint returns it: these fields, named and ordered the same in
+    /movies items, /movies/{movie_id}, trending items and recommendations. Each endpoint
+    only adds its own fields after them."""
 
     id: int = Field(description="TMDB movie id.")
     title: str
@@ -29,15 +31,6 @@ class MoviesPublic(BaseModel):
     offset: int
 
 
-class MovieStatsPublic(BaseModel):
-    vote_average: float | None = None
-    vote_count: int | None = None
-    popularity: float | None = None
-    runtime: int | None = Field(default=None, description="Minutes; null when unknown.")
-    budget: int | None = None
-    revenue: int | None = None
-
-
 class MovieTrendingPositionPublic(BaseModel):
     """The movie's place in the latest trending list, when it is in it."""
 
@@ -46,25 +39,24 @@ class MovieTrendingPositionPublic(BaseModel):
     score: float
 
 
-class MoviePublic(BaseModel):
-    id: int
-    title: str
-    original_title: str | None = None
+class MoviePublic(MovieSummaryPublic):
+    """One movie: the fields of every listing, then what only the detail carries."""
+
     overview: str | None = None
     original_language: str | None = None
-    release_date: dt.date | None = None
-    release_year: int | None = None
     status: str | None = None
     imdb_id: str | None = None
-    poster_path: str | None = None
-    genre_ids: list[int] = Field(default_factory=list)
-    genres: list[str] = Field(default_factory=list)
+    genre_ids: list[int] = Field(default_factory=list, description="TMDB ids of ``genres``.")
     keywords: list[str] = Field(default_factory=list)
-    stats: MovieStatsPublic
+    runtime: int | None = Field(default=None, description="Minutes; null when unknown.")
+    budget: int | None = None
+    revenue: int | None = None
     trending: MovieTrendingPositionPublic | None = None
 
 
 class TrendingMoviePublic(MovieSummaryPublic):
+    """A trending movie; its votes and popularity are those of the trend date."""
+
     rank: int = Field(description="1 is the most trending movie of the day.")
     score: float
     avg_popularity_7d: float | None = Field(

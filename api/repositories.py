@@ -190,27 +190,21 @@ async def list_movies(
 
 
 async def get_movie(conn: AsyncConnection, movie_id: int) -> dict | None:
-    """One movie with its genres, keywords, stats and its place in the latest trending list,
-    or None when it is not in the catalog."""
+    """One movie (the summary fields, then genres ids, keywords, runtime, budget, revenue)
+    and its place in the latest trending list, or None when it is not in the catalog."""
     query = sql.SQL(
-        "select movie.movie_id as id, movie.title, movie.original_title, movie.overview, "
-        "movie.original_language, movie.release_date, movie.release_year, movie.status, "
-        "movie.imdb_id, movie.poster_path, coalesce(movie.genre_ids, '{{}}') as genre_ids, "
-        "coalesce(movie.genres, '{{}}') as genres, coalesce(movie.keywords, '{{}}') as keywords, "
-        "movie.vote_average, movie.vote_count, movie.popularity, movie.runtime, movie.budget, "
+        "select {summary}, movie.overview, movie.original_language, movie.status, "
+        "movie.imdb_id, coalesce(movie.genre_ids, '{{}}') as genre_ids, "
+        "coalesce(movie.keywords, '{{}}') as keywords, movie.runtime, movie.budget, "
         "movie.revenue, trend.trend_date, trend.rank as trend_rank, trend.score as trend_score "
         "from {movies} as movie "
         "left join {trending} as trend on trend.movie_id = movie.movie_id "
         "and trend.trend_date = (select max(trend_date) from {trending}) "
         "where movie.movie_id = %(movie_id)s"
-    ).format(movies=SEARCH_DOCUMENTS, trending=MOVIE_TRENDING_DAILY)
+    ).format(summary=_movie_summary(), movies=SEARCH_DOCUMENTS, trending=MOVIE_TRENDING_DAILY)
     row = await _one(conn, query, {"movie_id": movie_id})
     if row is None:
         return None
-    row["stats"] = {
-        key: row.pop(key)
-        for key in ("vote_average", "vote_count", "popularity", "runtime", "budget", "revenue")
-    }
     trend_date, rank, score = row.pop("trend_date"), row.pop("trend_rank"), row.pop("trend_score")
     row["trending"] = (
         {"date": trend_date, "rank": rank, "score": score} if trend_date is not None else None

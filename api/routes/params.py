@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from api.models import ErrorPublic
 
@@ -28,3 +30,23 @@ UNAVAILABLE_RESPONSES: dict[int | str, dict] = {
         "(the detail says what to run).",
     }
 }
+
+
+def single_valued_query(request: Request) -> None:
+    """Every query parameter of this API takes one value, and FastAPI would silently use
+    the last of several (``genre=Drama&genre=Horror`` would list horror movies): a
+    repeated one is a 422 naming it. Applied to every route by ``create_app``."""
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = [name for name, count in counts.items() if count > 1]
+    if repeated:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "repeated_parameter",
+                    "loc": ("query", name),
+                    "msg": "given more than once; this parameter takes one value",
+                    "input": request.query_params.getlist(name),
+                }
+                for name in repeated
+            ]
+        )

@@ -108,7 +108,7 @@ async def test_list_movies_unknown_genre_is_empty(client):
     assert body["items"] == [] and body["total"] == 0
 
 
-async def test_get_movie_has_genres_keywords_stats_and_trending(client, warehouse):
+async def test_get_movie_has_the_summary_fields_then_keywords_stats_and_trending(client, warehouse):
     latest = warehouse.execute(
         "select max(trend_date) as day from artifacts.movie_trending_daily"
     ).fetchone()["day"]
@@ -126,14 +126,9 @@ async def test_get_movie_has_genres_keywords_stats_and_trending(client, warehous
     for field in ("title", "overview", "original_language", "genres", "keywords", "imdb_id"):
         assert movie[field] == row[field], field
     assert movie["genre_ids"] == row["genre_ids"]
-    assert movie["stats"] == {
-        "vote_average": _as_float(row["vote_average"]),
-        "vote_count": row["vote_count"],
-        "popularity": _as_float(row["popularity"]),
-        "runtime": row["runtime"],
-        "budget": row["budget"],
-        "revenue": row["revenue"],
-    }
+    _assert_summary(movie, row)
+    for field in ("runtime", "budget", "revenue", "status"):
+        assert movie[field] == row[field], field
     assert movie["trending"] == {
         "date": latest.isoformat(),
         "rank": 1,
@@ -257,3 +252,71 @@ def test_api_role_cannot_read_unpublished_tables(published_url, unpublished):
             conn.execute(
                 sql.SQL("select * from {} limit 1").format(sql.Identifier(*unpublished.split(".")))
             )
+
+
+SUMMARY_KEYS = [
+    "id",
+    "title",
+    "original_title",
+    "release_date",
+    "release_year",
+    "genres",
+    "vote_average",
+    "vote_count",
+    "popularity",
+    "poster_path",
+]
+
+
+async def test_a_movie_has_one_shape_in_every_endpoint(client, warehouse):
+    """The fields of a /movies item come first, named and ordered the same, wherever a
+    movie is returned; an endpoint only adds its own fields after them."""
+    source = warehouse.execute(
+        "select movie_id from artifacts.movie_recommendations order by movie_id limit 1"
+    ).fetchone()["movie_id"]
+    listed = (await client.get("/movies", params={"limit": 5})).json()["items"]
+    trending = (await client.get("/movies/trending", params={"limit": 5})).json()["items"]
+    recommended = (await client.get(f"/movies/{source}/recommendations")).json()["items"]
+    detail = (await client.get(f"/movies/{source}")).json()
+    assert listed and trending and recommended
+    movies = {
+        "/movies": listed,
+        "/movies/trending": trending,
+        "recommendations": recommended,
+        "/movies/{movie_id}": [detail],
+    }
+    for endpoint, items in movies.items():
+        for item in items:
+            assert list(item)[: len(SUMMARY_KEYS)] == SUMMARY_KEYS, endpoint
+    assert "stats" not in detail
+    assert {"keywords", "genre_ids", "runtime", "budget", "revenue"} <= set(detail)
+    # The same movie carries the same values in the catalog and in its detail.
+    for item in listed:
+        one = (await client.get(f"/movies/{item['id']}")).json()
+        assert {key: one[key] for key in SUMMARY_KEYS} == item
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "parameter"),
+    [
+        ("/movies", "genre=Drama&genre=Horror", "genre"),
+        ("/movies", "limit=5&sort=title&limit=6", "limit"),
+        ("/movies", "year=2013&year=2013", "year"),
+        ("/movies/trending", "date=2026-01-15&date=2026-01-16", "date"),
+        ("/movies/{movie_id}/recommendations", "limit=1&limit=2", "limit"),
+        ("/analytics/top-genres", "sort=movie_count&sort=avg_rating", "sort"),
+    ],
+)
+async def test_a_repeated_query_parameter_is_422_naming_it(
+    client, warehouse, path, query, parameter
+):
+    """Never silently the last value: every query parameter takes one value."""
+    movie_id = warehouse.execute(
+        "select movie_id from artifacts.movie_recommendations order by movie_id limit 1"
+    ).fetchone()["movie_id"]
+    for _ in range(2):  # an error is never cached: the second answers the same
+        response = await client.get(f"{path.format(movie_id=movie_id)}?{query}")
+        assert response.status_code == 422
+        errors = response.json()["detail"]
+        assert [error["loc"] for error in errors] == [["query", parameter]]
+        assert "more than once" in errors[0]["msg"]

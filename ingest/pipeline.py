@@ -32,7 +32,6 @@ from ingest.tmdb import (
     TmdbApi,
     TmdbEndpoint,
     TmdbRun,
-    tmdb_error,
     tmdb_source,
 )
 from moviemetric.config import Settings
@@ -122,7 +121,7 @@ def run_load(
                     pipeline.load(raise_on_failed_jobs=True)
                 except BaseException as exc:  # interrupted runs too: nothing of them loads later
                     _discard_local_work(pipeline)
-                    error = _user_error(exc, endpoint, url) if isinstance(exc, Exception) else None
+                    error = _user_error(exc, api, url) if isinstance(exc, Exception) else None
                     if error is None:
                         raise
                     raise error from exc
@@ -167,12 +166,44 @@ def _pipeline(settings: Settings, url: str) -> dlt.Pipeline:
     # Details run in dlt's thread pool; TMDB_CONCURRENCY sizes it.
     dlt.config["extract.workers"] = settings.tmdb_concurrency
     dlt.config["extract.max_parallel_items"] = max(20, settings.tmdb_concurrency * 4)
-    return dlt.pipeline(
+    route_dlt_logs()
+    pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=str(settings.home_dir / "dlt"),
         destination=dlt.destinations.postgres(credentials=_dlt_credentials(url)),
         dataset_name=RAW_SCHEMA,
     )
+    route_dlt_logs()  # in case creating the pipeline set dlt's logging up again
+    return pipeline
+
+
+DLT_LOGGER = "dlt"
+
+
+class _ToRootHandlers(logging.Handler):
+    """dlt's logger's only handler: hands each record to the root logger's handlers, as if
+    the logger propagated (the command's log file and terminal decide what they show).
+
+    dlt sets its logger up again whenever it initialises its runtime: it turns
+    propagation off and keeps the logger's first handler (adding a stderr handler only
+    when there is none), so this handler survives that.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger().handle(record)
+
+
+def route_dlt_logs() -> None:
+    """Send dlt's log records through Python logging, never to a stderr handler of dlt's.
+
+    Their level is dlt's ``runtime.log_level`` (``RUNTIME__LOG_LEVEL``, WARNING unless set).
+    """
+    logger = logging.getLogger(DLT_LOGGER)
+    for handler in list(logger.handlers):
+        if not isinstance(handler, _ToRootHandlers):
+            logger.removeHandler(handler)
+    if not logger.handlers:
+        logger.addHandler(_ToRootHandlers())
 
 
 def _dlt_credentials(url: str) -> PostgresCredentials:
@@ -199,9 +230,9 @@ def _discard_local_work(pipeline: dlt.Pipeline) -> None:
     pipeline.drop()
 
 
-def _user_error(exc: Exception, endpoint: TmdbEndpoint, url: str) -> MovieMetricError | None:
+def _user_error(exc: Exception, api: TmdbApi, url: str) -> MovieMetricError | None:
     """The one-line error for a failure the user can act on; None for a bug."""
-    tmdb = tmdb_error(exc, endpoint)
+    tmdb = api.error_for(exc)
     if tmdb is not None:
         return tmdb
     cause: BaseException | None = exc
@@ -251,5 +282,28 @@ def _progress(enabled: bool) -> Iterator[LoadProgress]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    terminal = sys.stderr
+    with (
+        Progress(*columns, console=console, transient=True) as progress,
+        _log_lines_above_the_bars(terminal),
+    ):
         yield _RichProgress(progress)
+
+
+@contextmanager
+def _log_lines_above_the_bars(terminal: object) -> Iterator[None]:
+    """While the bars are drawn, log lines meant for the terminal (a retry's warning)
+    are printed above them: the handlers writing to ``terminal`` write to the progress
+    display's stand-in for stderr instead of through the bars."""
+    handlers = [
+        handler
+        for handler in logging.getLogger().handlers
+        if type(handler) is logging.StreamHandler and handler.stream in (terminal, sys.__stderr__)
+    ]
+    streams = [handler.setStream(sys.stderr) for handler in handlers]
+    try:
+        yield
+    finally:
+        for handler, stream in zip(handlers, streams, strict=True):
+            if stream is not None:
+                handler.setStream(stream)

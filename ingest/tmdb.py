@@ -11,7 +11,11 @@ Python the declarative form cannot say:
 - which movies get details: all of them on a backfill, afterwards only the ids that
   ``/movie/changes`` names since the last successful load plus ids new to the sweep;
 - the trending list, ranked across pages;
-- a shared client-side rate limit (dlt only retries a 429 after it happened).
+- a shared client-side rate limit (dlt only retries a 429 after it happened);
+- the retries of dlt's client, logged and bounded per request and per load
+  (``ingest.retry``: at most 5 attempts a request, waits of 1, 2, 4, 8 s, and at most
+  60 s of retry waits within 10 minutes a load; then the load fails naming the last
+  status and path).
 
 The source is extracted in two steps (``SWEEP_RESOURCES`` then ``DETAIL_RESOURCES``)
 because the detail ids depend on the whole sweep; ``ingest.pipeline.run_load`` does
@@ -41,6 +45,7 @@ from dlt.sources.helpers.rest_client.redaction import sanitize_url
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
 from ingest.ratelimit import RateLimitedAdapter, TokenBucket
+from ingest.retry import MalformedResponseError, RetryPolicy, RetrySettings, display_path
 from moviemetric.errors import MovieMetricError
 
 log = logging.getLogger(__name__)
@@ -159,10 +164,6 @@ class TmdbResponseError(TmdbError):
     """TMDB answered with an error status or with something that is not TMDB's JSON."""
 
 
-class MalformedResponseError(requests.RequestException):
-    """A 2xx response whose body is not JSON; retried like a dropped connection."""
-
-
 @dataclass(frozen=True)
 class TmdbEndpoint:
     """Where TMDB is and how to authenticate: a v3 key (query) or a v4 token (Bearer)."""
@@ -184,9 +185,15 @@ class TmdbEndpoint:
 
 
 class _JsonCheckingAdapter(RateLimitedAdapter):
-    """Rate-limits every attempt and turns a 2xx body that is not JSON into a retryable error."""
+    """Rate-limits every attempt, sends nothing once the load gave up, and turns a 2xx body
+    that is not JSON into a retryable error."""
+
+    def __init__(self, bucket: TokenBucket, policy: RetryPolicy, **kwargs: Any) -> None:
+        super().__init__(bucket, **kwargs)
+        self.policy = policy
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self.policy.check_open()
         response = super().send(request, **kwargs)
         if response.ok and not kwargs.get("stream"):
             try:
@@ -200,9 +207,11 @@ class _JsonCheckingAdapter(RateLimitedAdapter):
         return response
 
 
-def make_session(requests_per_second: float, concurrency: int) -> requests.Session:
-    """dlt's retrying session (429/5xx/connection errors, Retry-After; attempts and backoff
-    from dlt's ``runtime`` config) over a rate-limited, JSON-checking adapter."""
+def make_session(
+    requests_per_second: float, concurrency: int, policy: RetryPolicy
+) -> requests.Session:
+    """dlt's retrying session (429/5xx/connection errors, Retry-After), its retries
+    logged and bounded by ``policy``, over a rate-limited, JSON-checking adapter."""
     client = Client(
         raise_for_status=False,
         exceptions=(
@@ -211,10 +220,13 @@ def make_session(requests_per_second: float, concurrency: int) -> requests.Sessi
             requests.exceptions.ChunkedEncodingError,
             MalformedResponseError,
         ),
+        **policy.settings.client_kwargs(),
     )
     session = client.session
+    policy.attach(session)
     adapter = _JsonCheckingAdapter(
         TokenBucket(requests_per_second),
+        policy,
         pool_connections=4,
         pool_maxsize=max(concurrency, 4) * 2,
     )
@@ -267,7 +279,8 @@ class TmdbApi:
         self, endpoint: TmdbEndpoint, *, requests_per_second: float, concurrency: int
     ) -> None:
         self.endpoint = endpoint
-        self.session = make_session(requests_per_second, concurrency)
+        self.retries = RetryPolicy(RetrySettings.from_dlt_config())
+        self.session = make_session(requests_per_second, concurrency, self.retries)
         self.auth = endpoint.auth()
         self.client = RESTClient(
             base_url=endpoint.base_url,
@@ -346,13 +359,33 @@ class TmdbApi:
         try:
             response = self.client.get(path, params=params)
         except requests.RequestException as exc:
-            error = tmdb_error(exc, self.endpoint)
+            error = self.error_for(exc)
             if error is None:
                 raise
             raise error from exc
         if response.status_code >= 400:
-            raise http_status_error(response, self.endpoint)
+            raise self.error_for(None) or http_status_error(response, self.endpoint)
         return response
+
+    def error_for(self, exc: BaseException | None) -> TmdbError | None:
+        """The one error of a failed load: the request that gave up retrying, when one did
+        (whichever thread's exception surfaced), else the TmdbError behind ``exc``."""
+        gave_up = self.retries.gave_up
+        if gave_up is None:
+            return tmdb_error(exc, self.endpoint) if exc is not None else None
+        outcome = gave_up.outcome
+        if isinstance(outcome, requests.Response):
+            error: TmdbError | None = http_status_error(outcome, self.endpoint)
+        elif isinstance(outcome, MalformedResponseError):
+            error = TmdbResponseError(f"TMDB sent a response that is {outcome}")
+        else:
+            error = tmdb_error(outcome, self.endpoint)
+            if error is None:
+                url = getattr(getattr(outcome, "request", None), "url", None)
+                error = TmdbUnreachableError(
+                    f"TMDB request {display_path(url)} failed: {type(outcome).__name__}"
+                )
+        return type(error)(f"{error} ({gave_up.note})")
 
     def source_date(self) -> date:
         """Check the credentials with one cheap request and return the source's date."""

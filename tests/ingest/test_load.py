@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from datetime import date
 
@@ -10,14 +11,19 @@ import psycopg
 import pytest
 from psycopg import sql
 
+import ingest.retry
 import ingest.tmdb
-from ingest.pipeline import run_load
+from ingest.pipeline import _ToRootHandlers, run_load
+from ingest.retry import RetrySettings
 from ingest.sandbox import Faults, Sandbox
 from ingest.tmdb import TmdbAuthError, TmdbResponseError, TmdbUnreachableError
 from moviemetric.config import get_settings
 from moviemetric.warehouse import LOAD_LOCK_KEY, WarehouseBusyError, advisory_lock
 
 CATALOG_DATE = date(2026, 1, 15)
+RETRY_LINE = re.compile(
+    r"^(HTTP 50[023]) from (/3/\S+) \(attempt (\d+) of (\d+)\); retrying in ([\d.e-]+) s$"
+)
 RAW_TABLES = (
     "genres",
     "movies",
@@ -379,3 +385,129 @@ def test_a_second_load_on_the_same_warehouse_is_refused_and_changes_nothing(
     # the lock died with its holder: the next load goes ahead and fetches the new day
     assert load(monkeypatch, sandbox).snapshots > 0
     assert fingerprints(database_url) != before
+
+
+def retry_lines(caplog: pytest.LogCaptureFixture) -> list[re.Match]:
+    """The retry warnings of ``ingest.retry``, each parsed by RETRY_LINE."""
+    records = [record for record in caplog.records if record.name == "ingest.retry"]
+    warnings = [record for record in records if record.levelno == logging.WARNING]
+    assert all(record.levelno <= logging.WARNING for record in records)
+    lines = [RETRY_LINE.match(record.getMessage()) for record in warnings]
+    assert all(lines), [record.getMessage() for record in warnings]
+    return lines
+
+
+def test_the_retry_defaults_are_the_documented_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MAX_ATTEMPTS", "BACKOFF_FACTOR", "MAX_RETRY_DELAY"):
+        monkeypatch.delenv(f"RUNTIME__REQUEST_{name}", raising=False)
+    settings = RetrySettings.from_dlt_config()
+    assert settings == RetrySettings(max_attempts=5, backoff_factor=1.0, max_retry_delay=10.0)
+    assert settings.longest_request_wait() == 1 + 2 + 4 + 8
+    assert (ingest.retry.RETRY_BUDGET_SECONDS, ingest.retry.RETRY_BUDGET_WINDOW_SECONDS) == (
+        60,
+        600,
+    )
+    text = " ".join(ingest.__doc__.split())
+    assert "tried at most 5 times, waiting 1, 2, 4 and 8 s" in text
+    assert "one request waits at most 15 s" in text
+    assert "add up to 60 s within 10 minutes" in text
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "2")
+    assert RetrySettings.from_dlt_config().max_attempts == 2
+
+
+def test_a_source_that_always_fails_is_tried_the_set_number_of_times_and_named(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    attempts = 6  # RUNTIME__REQUEST_MAX_ATTEMPTS of _fast_http
+    with Sandbox(movies=300, seed=3, catalog_date=CATALOG_DATE) as sandbox:
+        sandbox.set_faults(Faults(seed=2, server_error_rate=1.0))
+        with (
+            caplog.at_level(logging.INFO, logger="ingest"),
+            pytest.raises(TmdbResponseError) as failure,
+        ):
+            load(monkeypatch, sandbox)
+        requests_seen = sum(sandbox.request_counts.values())
+        base_url = sandbox.base_url
+
+    # the first request (the genre list) was tried `attempts` times, then the load stopped
+    assert requests_seen == attempts
+    message = str(failure.value)
+    assert re.search(
+        rf"HTTP 50[023] for {re.escape(base_url)}/genre/movie/list\?api_key=\*\*\*", message
+    )
+    assert message.endswith(f"(gave up after {attempts} attempts)")
+    assert sandbox.api_key not in message
+    lines = retry_lines(caplog)
+    assert [int(line[3]) for line in lines] == list(range(1, attempts))
+    assert {(line[2], int(line[4])) for line in lines} == {("/3/genre/movie/list?api_key=***", 6)}
+    assert all(sandbox.api_key not in record.getMessage() for record in caplog.records)
+
+
+def test_a_half_failing_source_gives_up_within_the_load_retry_budget(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only the load's budget can stop it: requests may be retried 1,000 times each.
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "1000")
+    monkeypatch.setattr(ingest.retry, "RETRY_BUDGET_SECONDS", 0.5)
+    with Sandbox(movies=1000, seed=7, catalog_date=CATALOG_DATE) as sandbox:
+        sandbox.set_faults(Faults(seed=5, server_error_rate=0.5))
+        with (
+            caplog.at_level(logging.INFO, logger="ingest"),
+            pytest.raises(TmdbResponseError) as failure,
+        ):
+            load(monkeypatch, sandbox)
+        failed_responses = sandbox.fault_counts["server_error"]
+        base_url = sandbox.base_url
+
+    lines = retry_lines(caplog)
+    waited = sum(float(line[5]) for line in lines)
+    assert lines and waited <= 0.5
+    # every 5xx was retried once (one warning line each) except the one the load gave up
+    # on and those of requests in flight at that moment (at most one per worker)
+    assert len(lines) + 1 <= failed_responses <= len(lines) + get_settings().tmdb_concurrency
+    message = str(failure.value)
+    assert re.search(rf"HTTP 50[023] for {re.escape(base_url)}/\S+", message)
+    assert "budget of 0.5 s in 10 minutes" in message
+    assert sandbox.api_key not in message
+
+
+def test_a_server_error_during_details_fails_the_load_at_once_and_dlt_logs_nothing(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Real waits (1 s, then 2 s): longer than dlt gives its worker threads to stop (2 s),
+    # so workers still waiting to retry would make dlt log a thread-pool error.
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "1")
+    monkeypatch.setenv("RUNTIME__REQUEST_MAX_RETRY_DELAY", "10")
+    faults = Faults(server_error_rate=1.0, routes=("/movie/{movie_id}",))
+    with Sandbox(movies=300, seed=3, catalog_date=CATALOG_DATE, faults=faults) as sandbox:
+        with caplog.at_level(logging.DEBUG), pytest.raises(TmdbResponseError) as failure:
+            load(monkeypatch, sandbox)
+        details_requested = sandbox.request_counts["/movie/{movie_id}"]
+        base_url = sandbox.base_url
+
+    message = str(failure.value)
+    assert re.search(rf"HTTP 50[023] for {re.escape(base_url)}/movie/\d+\?", message)
+    assert message.endswith("(gave up after 3 attempts)")
+    # once one request gave up, no worker retried or started another
+    assert details_requested <= 3 * get_settings().tmdb_concurrency
+    dlt_records = [r for r in caplog.records if r.name.split(".")[0] == "dlt"]
+    assert [r.getMessage() for r in dlt_records if r.levelno >= logging.WARNING] == []
+    assert all(isinstance(h, _ToRootHandlers) for h in logging.getLogger("dlt").handlers)
+
+
+def test_dlt_logs_through_python_logging_and_not_its_own_stderr_handler(
+    database_url: str,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    load(monkeypatch, sandbox)
+    from dlt.common import logger as dlt_logger
+
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING):
+        dlt_logger.warning("a warning of dlt's")
+    assert [r.getMessage() for r in caplog.records if r.name == "dlt"] == ["a warning of dlt's"]
+    assert "a warning of dlt's" not in capsys.readouterr().err

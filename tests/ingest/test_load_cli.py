@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import date
 
 import pytest
 
+import ingest.retry
 from ingest.pipeline import run_load
-from ingest.sandbox import Sandbox
+from ingest.sandbox import Faults, Sandbox
 from moviemetric.config import get_settings
 from moviemetric.warehouse import connect, database_url, is_embedded
 
 CATALOG_DATE = date(2026, 1, 15)
 
 
-def moviemetric_load(**env: str) -> subprocess.CompletedProcess:
+def moviemetric_load(*arguments: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "moviemetric.cli", "load"],
+        [sys.executable, "-m", "moviemetric.cli", "load", *arguments],
         env={**os.environ, "TMDB_REQUESTS_PER_SECOND": "100000", **env},
         capture_output=True,
         text=True,
@@ -85,3 +87,56 @@ def test_load_into_the_embedded_postgresql(monkeypatch: pytest.MonkeyPatch) -> N
         ).fetchone()
     assert loaded == expected
     assert snapshots == summary.snapshots == len(expected)
+
+
+def test_cli_load_failing_in_details_prints_retries_and_one_error_line_only(
+    database_url: str,
+) -> None:
+    # Every /movie/{id} fails: the sweep loads, then the details' threads retry and give up.
+    faults = Faults(server_error_rate=1.0, routes=("/movie/{movie_id}",))
+    with Sandbox(movies=300, seed=3, catalog_date=CATALOG_DATE, faults=faults) as sandbox:
+        base_url = sandbox.base_url
+        failed = moviemetric_load(
+            TMDB_BASE_URL=base_url,
+            TMDB_API_KEY=sandbox.api_key,
+            RUNTIME__REQUEST_MAX_ATTEMPTS="3",  # waits of 1 s and 2 s, as by default
+        )
+
+    assert failed.returncode == 1
+    assert failed.stdout == ""
+    lines = failed.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("moviemetric: error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], failed.stderr
+    assert re.match(
+        rf"moviemetric: error: TMDB answered HTTP 50[023] for {re.escape(base_url)}/movie/\d+"
+        r"\?append_to_response=keywords&api_key=\*\*\*(: .+)? \(gave up after 3 attempts\)",
+        errors[0],
+    ), errors[0]
+    # the rest is one warning per retry: no dlt output, no traceback, no other error
+    for line in lines[:-1]:
+        assert re.match(
+            r"moviemetric: WARNING: HTTP 50[023] from /3/movie/\d+\S* \(attempt [12] of 3\); "
+            r"retrying in [12] s$",
+            line,
+        ), line
+    assert "ERROR" not in failed.stderr and "Traceback" not in failed.stderr
+    assert "dlt" not in failed.stderr
+    assert sandbox.api_key not in failed.stderr
+
+
+def test_load_help_states_the_retry_budget() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "moviemetric.cli", "load", "--help"],
+        env={**os.environ, "COLUMNS": "300", "TERM": "dumb"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    text = " ".join(result.stdout.split())
+    settings = ingest.retry.RetrySettings()
+    assert f"tried at most {settings.max_attempts} times, waiting 1, 2, 4, 8 s" in text
+    assert f"{settings.max_retry_delay:g} s at most" in text
+    budget = ingest.retry.RETRY_BUDGET_SECONDS
+    window = ingest.retry.RETRY_BUDGET_WINDOW_SECONDS / 60
+    assert f"waited {budget:g} s in all within {window:g} minutes" in text
+    assert "one error line naming the last status and path" in text

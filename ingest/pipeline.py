@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import dlt
 import psycopg2
 from dlt.common.destination.exceptions import DestinationException
+from dlt.common.runtime.telemetry import stop_telemetry
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from pydantic import SecretStr
 from rich.console import Console
@@ -162,7 +163,7 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 def _pipeline(settings: Settings, url: str) -> dlt.Pipeline:
-    dlt.config["runtime.dlthub_telemetry"] = False
+    _no_dlt_telemetry()
     # Details run in dlt's thread pool; TMDB_CONCURRENCY sizes it.
     dlt.config["extract.workers"] = settings.tmdb_concurrency
     dlt.config["extract.max_parallel_items"] = max(20, settings.tmdb_concurrency * 4)
@@ -175,6 +176,14 @@ def _pipeline(settings: Settings, url: str) -> dlt.Pipeline:
     )
     route_dlt_logs()  # in case creating the pipeline set dlt's logging up again
     return pipeline
+
+
+def _no_dlt_telemetry() -> None:
+    """Keep dlt's anonymous usage telemetry off. Setting ``runtime.dlthub_telemetry`` alone
+    is too late: dlt starts its tracker when it first reads its configuration (which a
+    load does before it builds the pipeline), and later settings do not stop it."""
+    dlt.config["runtime.dlthub_telemetry"] = False
+    stop_telemetry()
 
 
 DLT_LOGGER = "dlt"

@@ -511,3 +511,20 @@ def test_dlt_logs_through_python_logging_and_not_its_own_stderr_handler(
         dlt_logger.warning("a warning of dlt's")
     assert [r.getMessage() for r in caplog.records if r.name == "dlt"] == ["a warning of dlt's"]
     assert "a warning of dlt's" not in capsys.readouterr().err
+
+
+def test_a_load_sends_no_dlt_telemetry(
+    database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlt.common.runtime import anon_tracker
+
+    # where dlt would send each of its events (it sends none without an endpoint)
+    endpoints: list[str | None] = []
+    monkeypatch.setattr(
+        anon_tracker,
+        "_send_event",
+        lambda *_: endpoints.append(anon_tracker._ANON_TRACKER_ENDPOINT),
+    )
+    load(monkeypatch, sandbox)
+    load(monkeypatch, sandbox)
+    assert endpoints and not any(endpoints)

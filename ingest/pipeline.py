@@ -92,6 +92,7 @@ def run_load(
 ) -> LoadSummary:
     """Load TMDB into ``raw_tmdb``: a backfill first, then only changed and new movies."""
     started = time.perf_counter()
+    route_dlt_logs()  # before dlt first reads its configuration (TmdbApi does)
     with _tmdb_endpoint(settings) as (endpoint, source_name):
         api = TmdbApi(
             endpoint,

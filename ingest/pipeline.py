@@ -33,6 +33,7 @@ from ingest.tmdb import (
     TmdbApi,
     TmdbEndpoint,
     TmdbRun,
+    exception_chain,
     tmdb_source,
 )
 from moviemetric.config import Settings
@@ -245,8 +246,7 @@ def _user_error(exc: Exception, api: TmdbApi, url: str) -> MovieMetricError | No
     tmdb = api.error_for(exc)
     if tmdb is not None:
         return tmdb
-    cause: BaseException | None = exc
-    while cause is not None:
+    for cause in exception_chain(exc):
         if isinstance(cause, MovieMetricError):
             return cause
         if isinstance(cause, DestinationException | psycopg2.Error):
@@ -254,7 +254,6 @@ def _user_error(exc: Exception, api: TmdbApi, url: str) -> MovieMetricError | No
                 f"loading into the warehouse at {redact(url)} failed: "
                 f"{' '.join(str(cause).split())[:300]}"
             )
-        cause = cause.__cause__ or cause.__context__
     return None
 
 

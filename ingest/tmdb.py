@@ -311,13 +311,7 @@ class TmdbApi:
                 "base_url": self.endpoint.base_url,
                 "auth": self.auth,
                 "session": self.session,
-                "paginator": {
-                    "type": "page_number",
-                    "base_page": 1,
-                    "page_param": "page",
-                    "total_path": TOTAL_PAGES_PATH,
-                    "maximum_page": DISCOVER_MAX_PAGES + 1,
-                },
+                "paginator": self.page_paginator(),
             },
             "resource_defaults": {
                 "write_disposition": "merge",
@@ -507,10 +501,7 @@ def http_status_error(response: requests.Response, endpoint: TmdbEndpoint) -> Tm
 
 def tmdb_error(exc: BaseException, endpoint: TmdbEndpoint) -> TmdbError | None:
     """The TmdbError behind ``exc`` (walking its causes), or None when TMDB is not the cause."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in exception_chain(exc):
         if isinstance(current, TmdbError):
             return current
         if isinstance(current, MalformedResponseError):
@@ -524,8 +515,17 @@ def tmdb_error(exc: BaseException, endpoint: TmdbEndpoint) -> TmdbError | None:
             )
         if isinstance(current, json.JSONDecodeError | requests.exceptions.JSONDecodeError):
             return TmdbResponseError(f"TMDB at {endpoint.base_url} sent invalid JSON: {current}")
-        current = current.__cause__ or current.__context__
     return None
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what caused it (``__cause__``, else ``__context__``), each once."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 @dataclass

@@ -18,7 +18,8 @@ from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from moviemetric.config import Settings
-from moviemetric.warehouse import API_ROLE, database_url
+from moviemetric.ops import API_ROLE
+from moviemetric.warehouse import open_warehouse
 
 POOL_MIN_SIZE = 1
 POOL_MAX_SIZE = 10
@@ -29,7 +30,7 @@ RECONNECT_TIMEOUT_SECONDS = 5.0  # give up a reconnect attempt early; the next r
 
 def api_database_url(settings: Settings) -> str:
     """The URL the API's pool and data-version listener connect with."""
-    return settings.api_database_url or database_url(settings)
+    return settings.api_database_url or open_warehouse(settings).url
 
 
 async def use_api_role(conn: AsyncConnection) -> None:

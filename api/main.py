@@ -26,7 +26,7 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routes import analytics, movies, system
 from api.routes.params import single_valued_query
 from api.versions import DataVersionTracker
-from moviemetric.config import Settings, get_settings
+from moviemetric.config import Settings
 
 DESCRIPTION = """Read-only API over MovieMetric's published warehouse (schema `artifacts`).
 
@@ -54,8 +54,7 @@ class MovieMetricApi(FastAPI):
         self.front = build(functools.partial(FastAPI.__call__, self))
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(settings: Settings) -> FastAPI:
     conninfo = api_database_url(settings)
     metrics = ApiMetrics()
     cache = ResponseCache.from_settings(settings, metrics)

@@ -21,7 +21,8 @@ from typing import Any, Literal, get_args
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
-from moviemetric.warehouse import OPS_SCHEMA, PUBLISHED_SCHEMA
+from moviemetric.ops import DATA_VERSION_QUERY, OPS_SCHEMA
+from moviemetric.warehouse import PUBLISHED_SCHEMA
 
 
 def _table(name: str, schema: str = PUBLISHED_SCHEMA) -> sql.Composed:
@@ -33,7 +34,6 @@ MOVIE_TRENDING_DAILY = _table("movie_trending_daily")
 MOVIE_RECOMMENDATIONS = _table("movie_recommendations")
 GENRE_STATS_DAILY = _table("genre_stats_daily")
 RATINGS_BY_DECADE = _table("ratings_by_decade")
-DATA_VERSION = _table("data_version", OPS_SCHEMA)
 
 
 def _movie_summary(stats_from: str = "movie") -> sql.Composed:
@@ -109,10 +109,7 @@ def _items(rows: list[dict], key: str, *envelope: str) -> list[dict]:
 
 async def read_data_version(conn: AsyncConnection) -> dict | None:
     """The published version row (version, published_at, build_id), or None before a publish."""
-    query = sql.SQL(
-        "select version, published_at, build_id from {} order by version desc limit 1"
-    ).format(DATA_VERSION)
-    return await _one(conn, query, {})
+    return await _one(conn, DATA_VERSION_QUERY, {})
 
 
 async def role_exists(conn: AsyncConnection, role: str) -> bool:

@@ -35,7 +35,7 @@ from psycopg import AsyncConnection, sql
 from api import database
 from api.database import CONNECT_TIMEOUT_SECONDS, use_api_role
 from api.repositories import data_version_readable, read_data_version, role_exists
-from moviemetric.warehouse import OPS_SCHEMA, PUBLISH_CHANNEL
+from moviemetric.ops import OPS_SCHEMA, PUBLISH_CHANNEL
 
 log = logging.getLogger(__name__)
 

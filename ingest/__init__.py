@@ -1,7 +1,9 @@
 """Ingest: TMDB v3 (or the offline sandbox, ``ingest.sandbox``) -> dlt -> ``raw_tmdb``.
 
-``ingest.pipeline.run_load`` runs a load (``moviemetric load``); ``ingest.tmdb`` is the
-dlt source; ``ingest.ratelimit`` keeps requests under TMDB's rate limit.
+Public entry point: ``run_load(warehouse, options, sink) -> StepResult``, the chain's load
+step (``moviemetric load``); ``ingest.sandbox`` is the TMDB sandbox. Inside:
+``ingest.tmdb`` is the dlt source; ``ingest.ratelimit`` keeps requests under TMDB's rate
+limit.
 
 Retry budget (``ingest.retry``): a request answered HTTP 429 or 500/502/503/504, cut
 off, timed out, or sent a body that is not JSON is tried at most 5 times, waiting
@@ -20,3 +22,7 @@ is routed through Python logging with no stderr handler of its own
 (``ingest.pipeline.route_dlt_logs``), so the command decides what reaches the
 terminal and what only its log file.
 """
+
+from ingest.pipeline import LoadSummary, run_load
+
+__all__ = ["LoadSummary", "run_load"]

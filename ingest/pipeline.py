@@ -10,40 +10,40 @@ warehouse (``_dlt_pipeline_state``), which only a successful load writes.
 from __future__ import annotations
 
 import logging
-import sys
+import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 
 import dlt
+import psycopg
 import psycopg2
 from dlt.common.destination.exceptions import DestinationException
 from dlt.common.runtime.telemetry import stop_telemetry
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+from psycopg import sql
 from pydantic import SecretStr
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ingest.tmdb import (
-    DETAIL_RESOURCES,
-    SWEEP_RESOURCES,
+    MOVIES_TABLE,
+    DetailSelection,
     LoadProgress,
     TmdbApi,
     TmdbEndpoint,
-    TmdbRun,
     exception_chain,
+    last_load_date,
     tmdb_source,
 )
 from moviemetric.config import Settings
 from moviemetric.errors import MovieMetricError
+from moviemetric.ops import LOAD_LOCK_KEY, advisory_lock
+from moviemetric.steps import NullSink, ProgressSink, StepOptions, StepResult, utc_now
 from moviemetric.warehouse import (
-    LOAD_LOCK_KEY,
     RAW_SCHEMA,
+    Warehouse,
     WarehouseError,
-    advisory_lock,
-    database_url,
     libpq_env,
     redact,
 )
@@ -57,6 +57,7 @@ PIPELINE_NAME = "tmdb"
 class LoadSummary:
     """What one ``moviemetric load`` did."""
 
+    row_counts: dict[str, int]  # rows loaded per raw table
     movies: int  # movies the discover sweep saw (one popularity snapshot each)
     details: int  # /movie/{id} responses loaded
     snapshots: int
@@ -89,57 +90,112 @@ def _requests_per_second(settings: Settings) -> float:
 
 
 def run_load(
-    settings: Settings, *, full_refresh: bool = False, progress: bool = True
-) -> LoadSummary:
-    """Load TMDB into ``raw_tmdb``: a backfill first, then only changed and new movies."""
+    warehouse: Warehouse,
+    options: StepOptions = StepOptions(),
+    sink: ProgressSink = NullSink(),
+) -> StepResult:
+    """The load step: TMDB into ``raw_tmdb``, a backfill first, then only what changed.
+
+    ``options.full_refresh`` backfills the whole catalog again. The result's ``rows``
+    are the rows loaded per raw table; ``details`` holds the ``LoadSummary`` figures.
+    """
+    started_at = utc_now()
+    summary = _load(warehouse, full_refresh=options.full_refresh, sink=sink)
+    return StepResult(
+        step="load",
+        started_at=started_at,
+        ended_at=utc_now(),
+        rows=dict(summary.row_counts),
+        summary=str(summary),
+        details={
+            "movies": summary.movies,
+            "details": summary.details,
+            "snapshots": summary.snapshots,
+            "backfill": summary.backfill,
+            "source": summary.source,
+        },
+    )
+
+
+def _load(warehouse: Warehouse, *, full_refresh: bool, sink: ProgressSink) -> LoadSummary:
+    settings = warehouse.settings
     started = time.perf_counter()
     route_dlt_logs()  # before dlt first reads its configuration (TmdbApi does)
-    with _tmdb_endpoint(settings) as (endpoint, source_name):
+    with _tmdb_endpoint(settings, sink) as (endpoint, source_name):
         api = TmdbApi(
             endpoint,
             requests_per_second=_requests_per_second(settings),
             concurrency=settings.tmdb_concurrency,
         )
         source_date = api.source_date()  # fails fast on a bad key or a dead server
-        url = database_url(settings)
+        url = warehouse.url
         # One load at a time per warehouse (they share the dlt working folder and state);
         # connecting also names a down warehouse before any work is done.
-        with advisory_lock(url, LOAD_LOCK_KEY, "load"):
+        with advisory_lock(url, LOAD_LOCK_KEY, "load") as conn:
             pipeline = _pipeline(settings, url)
-            with _progress(progress) as reporter:
-                run = TmdbRun(api, source_date, full_refresh=full_refresh, progress=reporter)
-                try:
-                    if pipeline.has_pending_data:
-                        # left by a process that died mid-run: never load it with this run
-                        log.warning("dropping unfinished dlt packages of an earlier, killed load")
-                        _discard_local_work(pipeline)
-                    pipeline.sync_destination()
-                    # The detail ids depend on the whole sweep: extract it first. Both
-                    # packages are loaded together, after everything was fetched.
-                    row_counts: Counter[str] = Counter()
-                    for resources in (SWEEP_RESOURCES, DETAIL_RESOURCES):
-                        pipeline.extract(tmdb_source(run).with_resources(*resources))
-                        row_counts.update(pipeline.normalize().row_counts)
-                    reporter.start("load", None)
-                    pipeline.load(raise_on_failed_jobs=True)
-                except BaseException as exc:  # interrupted runs too: nothing of them loads later
+            reporter = _SinkProgress(sink)
+            try:
+                if pipeline.has_pending_data:
+                    # left by a process that died mid-run: never load it with this run
+                    log.warning("dropping unfinished dlt packages of an earlier, killed load")
                     _discard_local_work(pipeline)
-                    error = _user_error(exc, api, url) if isinstance(exc, Exception) else None
-                    if error is None:
-                        raise
-                    raise error from exc
+                pipeline.sync_destination()
+                selection = _detail_selection(pipeline, conn, api, source_date, full_refresh)
+                # One extract: dlt fetches everything before anything is loaded.
+                source = tmdb_source(api, source_date, selection, progress=reporter)
+                pipeline.extract(source)
+                row_counts = pipeline.normalize().row_counts
+                reporter.start("load", None)
+                pipeline.load(raise_on_failed_jobs=True)
+            except BaseException as exc:  # interrupted runs too: nothing of them loads later
+                _discard_local_work(pipeline)
+                error = _user_error(exc, api, url) if isinstance(exc, Exception) else None
+                if error is None:
+                    raise
+                raise error from exc
     return LoadSummary(
-        movies=len(run.discovered_ids),
-        details=row_counts.get("movies", 0),
+        row_counts=dict(row_counts),
+        movies=selection.offered,
+        details=row_counts.get(MOVIES_TABLE, 0),
         snapshots=row_counts.get("movie_popularity_snapshots", 0),
         seconds=time.perf_counter() - started,
-        backfill=run.backfill,
+        backfill=selection.backfill,
         source=source_name,
     )
 
 
+def _detail_selection(
+    pipeline: dlt.Pipeline,
+    conn: psycopg.Connection,
+    api: TmdbApi,
+    source_date: date,
+    full_refresh: bool,
+) -> DetailSelection:
+    """A backfill on the first load or a full refresh; afterwards the movies not loaded
+    yet and those ``/movie/changes`` names since the last successful load."""
+    last_load = last_load_date(pipeline.state)
+    if full_refresh or last_load is None:
+        return DetailSelection()
+    return DetailSelection(
+        known=_loaded_movie_ids(conn), changed=api.changed_ids(last_load, source_date)
+    )
+
+
+def _loaded_movie_ids(conn: psycopg.Connection) -> set[int]:
+    """The ids in raw_tmdb.movies (none when the table is missing)."""
+    (exists,) = conn.execute(
+        "select to_regclass(%s) is not null", (f"{RAW_SCHEMA}.{MOVIES_TABLE}",)
+    ).fetchone()
+    if not exists:
+        return set()
+    rows = conn.execute(
+        sql.SQL("select id from {}").format(sql.Identifier(RAW_SCHEMA, MOVIES_TABLE))
+    )
+    return {movie_id for (movie_id,) in rows}
+
+
 @contextmanager
-def _tmdb_endpoint(settings: Settings) -> Iterator[tuple[TmdbEndpoint, str]]:
+def _tmdb_endpoint(settings: Settings, sink: ProgressSink) -> Iterator[tuple[TmdbEndpoint, str]]:
     """TMDB from the settings, or the built-in sandbox started for this load."""
     if settings.tmdb_configured:
         endpoint = TmdbEndpoint(
@@ -151,10 +207,9 @@ def _tmdb_endpoint(settings: Settings) -> Iterator[tuple[TmdbEndpoint, str]]:
         return
     from ingest.sandbox import Sandbox
 
-    print(
+    sink.message(
         "No TMDB_API_KEY/TMDB_ACCESS_TOKEN set: loading from the built-in TMDB sandbox "
-        f"({settings.sandbox_movies:,} movies, seed {settings.sandbox_seed}).",
-        file=sys.stderr,
+        f"({settings.sandbox_movies:,} movies, seed {settings.sandbox_seed})."
     )
     with Sandbox(movies=settings.sandbox_movies, seed=settings.sandbox_seed) as sandbox:
         yield TmdbEndpoint(base_url=sandbox.base_url, api_key=sandbox.api_key), "the TMDB sandbox"
@@ -260,59 +315,32 @@ def _user_error(exc: Exception, api: TmdbApi, url: str) -> MovieMetricError | No
 _PROGRESS_LABELS = {"discover": "discover", "details": "details", "load": "normalize + load"}
 
 
-class _RichProgress(LoadProgress):
-    """Progress bars on stderr: discover sweep, details, then normalize and load."""
+class _SinkProgress(LoadProgress):
+    """The load's progress callbacks, counted and handed to the step's sink."""
 
-    def __init__(self, progress: Progress) -> None:
-        self._progress = progress
-        self._tasks: dict[str, int] = {}
+    def __init__(self, sink: ProgressSink) -> None:
+        self._sink = sink
+        self._totals: dict[str, int | None] = {}
+        self._done: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def start(self, task: str, total: int | None) -> None:
-        label = _PROGRESS_LABELS.get(task, task)
-        if task in self._tasks:
-            self._progress.update(self._tasks[task], total=total, completed=0)
-        else:
-            self._tasks[task] = self._progress.add_task(label, total=total)
+        with self._lock:
+            self._totals[task], self._done[task] = total, 0
+        self._sink.progress(_PROGRESS_LABELS.get(task, task), 0, total)
 
     def advance(self, task: str, amount: int = 1) -> None:
-        if task in self._tasks:
-            self._progress.advance(self._tasks[task], amount)
+        self._update(task, done=amount)
 
+    def add_to_total(self, task: str, amount: int) -> None:
+        self._update(task, total=amount)
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[LoadProgress]:
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
-        yield LoadProgress()
-        return
-    columns = (
-        TextColumn("{task.description:<16}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    terminal = sys.stderr
-    with (
-        Progress(*columns, console=console, transient=True) as progress,
-        _log_lines_above_the_bars(terminal),
-    ):
-        yield _RichProgress(progress)
-
-
-@contextmanager
-def _log_lines_above_the_bars(terminal: object) -> Iterator[None]:
-    """While the bars are drawn, log lines meant for the terminal (a retry's warning)
-    are printed above them: the handlers writing to ``terminal`` write to the progress
-    display's stand-in for stderr instead of through the bars."""
-    handlers = [
-        handler
-        for handler in logging.getLogger().handlers
-        if type(handler) is logging.StreamHandler and handler.stream in (terminal, sys.__stderr__)
-    ]
-    streams = [handler.setStream(sys.stderr) for handler in handlers]
-    try:
-        yield
-    finally:
-        for handler, stream in zip(handlers, streams, strict=True):
-            if stream is not None:
-                handler.setStream(stream)
+    def _update(self, task: str, *, done: int = 0, total: int = 0) -> None:
+        with self._lock:
+            if task not in self._done:
+                return
+            self._done[task] += done
+            if total:
+                self._totals[task] = (self._totals[task] or 0) + total
+            now_done, now_total = self._done[task], self._totals[task]
+        self._sink.progress(_PROGRESS_LABELS.get(task, task), now_done, now_total)

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -37,6 +37,7 @@ import orjson
 import requests
 from dlt.common.jsonpath import compile_path
 from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.extract import DltResource
 from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth, AuthConfigBase, BearerTokenAuth
@@ -60,8 +61,6 @@ DISCOVER_YEARS_AHEAD = 3
 CHANGES_MAX_DAYS = 14
 # /trending/movie/day: the first pages are enough for the top 100.
 TRENDING_PAGES = 5
-# Ids handed to the parallel details resource at a time (the child fetches each separately).
-DETAIL_ID_BATCH = 100
 
 # dlt compiles a JSONPath string on every response (about 1.5 ms); compile them once.
 RESULTS_PATH = compile_path("results")
@@ -69,8 +68,11 @@ TOTAL_PAGES_PATH = compile_path("total_pages")
 WHOLE_BODY_PATH = compile_path("$")
 GENRES_PATH = compile_path("genres")
 
-SWEEP_RESOURCES = ("genres", "movie_popularity_snapshots", "trending_movies")
-DETAIL_RESOURCES = ("movies",)
+SOURCE_NAME = "tmdb"
+MOVIES_TABLE = "movies"  # the details, one row per /movie/{id}
+# The source's dlt state: the date of the last successful load (the ``/movie/changes``
+# of the next run start there). The known ids are read from raw_tmdb.movies instead.
+LAST_LOAD_DATE = "last_load_date"
 
 # Kept from /movie/{id}; bulky lists (production companies, spoken languages, ...) are dropped.
 MOVIE_FIELDS = (
@@ -255,6 +257,9 @@ class LoadProgress:
     def advance(self, task: str, amount: int = 1) -> None:
         """``amount`` more steps of ``task`` are done."""
 
+    def add_to_total(self, task: str, amount: int) -> None:
+        """``task`` has ``amount`` more steps than it had (it grows as the sweep goes)."""
+
 
 @dataclass(frozen=True)
 class DateWindow:
@@ -331,7 +336,7 @@ class TmdbApi:
                 },
                 movie_ids,
                 {
-                    "name": "movies",
+                    "name": MOVIES_TABLE,
                     "endpoint": {
                         "path": "movie/{resources.movie_ids.id}",
                         "params": {"append_to_response": "keywords"},
@@ -528,28 +533,90 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-@dataclass
-class TmdbRun:
-    """What one load knows: its API, the source's date, and what the sweep discovered."""
+class DetailSelection:
+    """Which of the catalog's ids get their ``/movie/{id}`` details fetched by one load.
 
-    api: TmdbApi
-    source_date: date
-    full_refresh: bool = False
-    progress: LoadProgress = field(default_factory=LoadProgress)
-    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    discovered_ids: set[int] = field(default_factory=set)
-    detail_ids: list[int] = field(default_factory=list)
-    backfill: bool = False
+    Each id once: on a backfill every id (nothing is known), afterwards the ids not in
+    ``raw_tmdb.movies`` yet (``known``) and those ``/movie/changes`` named since the
+    last successful load (``changed``). Only ids an id source offers are selected: the
+    catalog is what the sources reach, so changed ids outside it (deleted movies, or
+    movies without a release date) are not fetched, and the raw tables hold the same
+    movies as a backfill of the same day would. Not thread-safe: dlt calls the
+    ``movie_ids`` transformer from its main extract thread.
+    """
 
-    def discover_range(self) -> DateWindow:
-        """From the first films to the end of the year DISCOVER_YEARS_AHEAD from now."""
-        last = date(self.source_date.year + DISCOVER_YEARS_AHEAD, 12, 31)
-        return DateWindow(DISCOVER_FIRST_DATE, last)
+    def __init__(self, known: Iterable[int] | None = None, changed: Iterable[int] = ()) -> None:
+        self.backfill = known is None  # without ``known`` every id is new
+        self._known = set(known or ())
+        self._changed = set(changed)
+        self._offered: set[int] = set()
+        self.selected = 0
+
+    @property
+    def offered(self) -> int:
+        """How many distinct ids the id sources offered: the catalog this load saw."""
+        return len(self._offered)
+
+    def select(self, ids: Iterable[int]) -> list[int]:
+        """The ids of ``ids`` to fetch, in their order, each only the first time it is offered."""
+        wanted = []
+        for movie_id in ids:
+            if movie_id in self._offered:
+                continue
+            self._offered.add(movie_id)
+            if movie_id not in self._known or movie_id in self._changed:
+                wanted.append(movie_id)
+        self.selected += len(wanted)
+        return wanted
 
 
-@dlt.source(name="tmdb", max_table_nesting=1)
-def tmdb_source(run: TmdbRun) -> Any:
-    """TMDB genres, popularity snapshots, trending, and details of new or changed movies."""
+def last_load_date(pipeline_state: Mapping[str, Any]) -> date | None:
+    """The date of the last successful load, from dlt's pipeline state (None: never)."""
+    source_state = pipeline_state.get("sources", {}).get(SOURCE_NAME, {})
+    value = source_state.get(LAST_LOAD_DATE)
+    return date.fromisoformat(value) if value else None
+
+
+def discover_range(source_date: date) -> DateWindow:
+    """From the first films to the end of the year DISCOVER_YEARS_AHEAD after ``source_date``."""
+    return DateWindow(DISCOVER_FIRST_DATE, date(source_date.year + DISCOVER_YEARS_AHEAD, 12, 31))
+
+
+def detail_ids(
+    catalog: DltResource, selection: DetailSelection, progress: LoadProgress
+) -> DltResource:
+    """``movie_ids``: the ids whose details this load fetches, as a transformer over
+    ``catalog``, an id source yielding pages (lists) of rows that carry an ``id``."""
+
+    @dlt.transformer(name="movie_ids", selected=False)
+    def movie_ids(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, int]]]:
+        wanted = selection.select(int(row["id"]) for row in rows)
+        if wanted:
+            progress.add_to_total("details", len(wanted))
+            yield [{"id": movie_id} for movie_id in wanted]
+
+    return catalog | movie_ids
+
+
+@dlt.source(name=SOURCE_NAME, max_table_nesting=1)
+def tmdb_source(
+    api: TmdbApi,
+    source_date: date,
+    selection: DetailSelection,
+    progress: LoadProgress | None = None,
+    loaded_at: datetime | None = None,
+) -> Any:
+    """TMDB genres, popularity snapshots, trending, and details of new or changed movies.
+
+    The resources depend on each other only through dlt's pipes: the discover sweep
+    (``movie_popularity_snapshots``) is the id source, ``movie_ids`` selects from what
+    it yields, and ``movies`` fetches the details of each selected id; dlt runs the
+    sweep once and feeds both its table and ``movie_ids``. A second id source plugs in
+    as another ``catalog`` of ``detail_ids``. The source's dlt state is the date of
+    this load (``last_load_date``), committed with the load's package.
+    """
+    progress = progress or LoadProgress()
+    loaded_at = loaded_at or datetime.now(UTC)
 
     @dlt.resource(
         name="movie_popularity_snapshots",
@@ -558,12 +625,11 @@ def tmdb_source(run: TmdbRun) -> Any:
         columns=SNAPSHOT_COLUMNS,
     )
     def movie_popularity_snapshots() -> Iterator[list[dict[str, Any]]]:
-        windows = list(run.api.discover_windows(run.discover_range()))
-        run.progress.start("discover", sum(size for _, size in windows))
+        windows = list(api.discover_windows(discover_range(source_date)))
+        progress.start("discover", sum(size for _, size in windows))
         for window, _ in windows:
-            for snapshot_date, rows in run.api.discover_pages(window):
-                run.discovered_ids.update(int(row["id"]) for row in rows)
-                run.progress.advance("discover", len(rows))
+            for snapshot_date, rows in api.discover_pages(window):
+                progress.advance("discover", len(rows))
                 yield [
                     {
                         "id": row["id"],
@@ -571,7 +637,7 @@ def tmdb_source(run: TmdbRun) -> Any:
                         "popularity": row["popularity"],
                         "vote_average": row["vote_average"],
                         "vote_count": row["vote_count"],
-                        "_loaded_at": run.loaded_at,
+                        "_loaded_at": loaded_at,
                     }
                     for row in rows
                 ]
@@ -584,9 +650,9 @@ def tmdb_source(run: TmdbRun) -> Any:
     )
     def trending_movies() -> Iterator[list[dict[str, Any]]]:
         position = 0
-        for page in run.api.client.paginate(
+        for page in api.client.paginate(
             "trending/movie/day",
-            paginator=run.api.page_paginator(maximum_page=TRENDING_PAGES + 1),
+            paginator=api.page_paginator(maximum_page=TRENDING_PAGES + 1),
             data_selector=RESULTS_PATH,
         ):
             trend_date = response_date(page.response)
@@ -601,45 +667,31 @@ def tmdb_source(run: TmdbRun) -> Any:
                         "time_window": "day",
                         "position": position,
                         "popularity": row["popularity"],
-                        "_loaded_at": run.loaded_at,
+                        "_loaded_at": loaded_at,
                     }
                 )
             yield rows
 
-    @dlt.resource(name="movie_ids", selected=False)
-    def movie_ids() -> Iterator[list[dict[str, int]]]:
+    @dlt.resource(name="load_date")
+    def load_date() -> Iterator[Any]:
+        # Writes no table. dlt keeps the state only when the whole extract succeeds, and
+        # a failed run's packages and state are dropped, so it moves only with a load.
         state = dlt.current.source_state()
-        known = set(state.get("known_ids", []))
-        last_load = state.get("last_load_date")
-        run.backfill = run.full_refresh or last_load is None
-        if run.backfill:
-            wanted = set(run.discovered_ids)
-        else:
-            changed = run.api.changed_ids(date.fromisoformat(last_load), run.source_date)
-            # The catalog is what the discover sweep reaches (every dated movie): changed
-            # ids outside it (deleted, or without a release date) are not fetched, so the
-            # raw tables hold the same movies as a backfill of the same day would.
-            wanted = (changed & run.discovered_ids) | (run.discovered_ids - known)
-        run.detail_ids = sorted(wanted)
-        run.progress.start("details", len(run.detail_ids))
-        for start in range(0, len(run.detail_ids), DETAIL_ID_BATCH):
-            yield [{"id": movie_id} for movie_id in run.detail_ids[start : start + DETAIL_ID_BATCH]]
-        # Only reached when every id was handed out; a failed run never commits its state.
-        state["known_ids"] = sorted(known | run.discovered_ids)
-        state["last_load_date"] = run.source_date.isoformat()
+        state[LAST_LOAD_DATE] = source_date.isoformat()
+        state.pop("known_ids", None)  # the ids every load kept before they came from the tables
+        yield from ()
 
     def count_detail(row: dict[str, Any]) -> dict[str, Any]:
-        run.progress.advance("details")
+        progress.advance("details")
         return row
 
+    snapshots = movie_popularity_snapshots()
+    progress.start("details", 0)
     resources = {
         resource.name: resource
-        for resource in rest_api_resources(run.api.rest_api_config(movie_ids, run.loaded_at))
+        for resource in rest_api_resources(
+            api.rest_api_config(detail_ids(snapshots, selection, progress), loaded_at)
+        )
     }
-    resources["movies"].add_map(count_detail)
-    return [
-        resources["genres"],
-        movie_popularity_snapshots,
-        trending_movies,
-        resources["movies"],
-    ]
+    resources[MOVIES_TABLE].add_map(count_detail)
+    return [resources["genres"], snapshots, trending_movies(), resources[MOVIES_TABLE], load_date()]

@@ -22,6 +22,9 @@ from pydantic import ValidationError
 from moviemetric.config import get_settings
 from moviemetric.errors import MovieMetricError
 from moviemetric.logs import attach_log_file
+from moviemetric.steps import StepOptions
+from moviemetric.terminal import TerminalSink
+from moviemetric.warehouse import open_warehouse
 
 app = typer.Typer(
     name="moviemetric",
@@ -88,7 +91,7 @@ def main(
         root.removeHandler(handler)  # a second command in one process (tests)
     root.addHandler(terminal)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("urllib3", "httpx", "httpcore", "asyncio"):
+    for noisy in ("urllib3", "httpx", "httpcore", "asyncio", "psycopg"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     _stop_cleanly_on_sigterm()
     try:
@@ -116,34 +119,6 @@ def _stop_cleanly_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-class _StepProgress:
-    """A rich progress bar over the nodes of a dbt run (drawn on stderr)."""
-
-    def __init__(self, description: str) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[node]}"),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self._task = self._progress.add_task(description, total=None, node="")
-
-    def __enter__(self) -> _StepProgress:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._progress.stop()
-
-    def __call__(self, done: int, total: int, node: str) -> None:
-        self._progress.update(self._task, completed=done, total=total, node=node[:60])
-
-
 @app.command()
 @_one_line_errors
 def load(
@@ -163,10 +138,12 @@ def load(
 
     RUNTIME__REQUEST_MAX_ATTEMPTS, _BACKOFF_FACTOR and _MAX_RETRY_DELAY change the request limits.
     """
-    from ingest.pipeline import run_load
+    from ingest import run_load
 
-    summary = run_load(get_settings(), full_refresh=full_refresh, progress=True)
-    typer.echo(str(summary))
+    warehouse = open_warehouse(get_settings())
+    with TerminalSink() as sink:
+        result = run_load(warehouse, StepOptions(full_refresh=full_refresh), sink)
+    typer.echo(result.summary)
 
 
 @app.command()
@@ -177,9 +154,16 @@ def run(
     ] = False,
 ) -> None:
     """Run the pipeline once: load -> transform (dbt build, test, publish)."""
-    from scheduler.chain import run_chain
+    from scheduler import run_chain
 
-    run_chain(get_settings(), full_refresh=full_refresh, on_step=typer.echo)
+    warehouse = open_warehouse(get_settings())
+    with TerminalSink() as sink:
+        run_chain(
+            warehouse,
+            options=StepOptions(full_refresh=full_refresh),
+            sink=sink,
+            on_step=lambda result: typer.echo(str(result)),
+        )
 
 
 @app.command()
@@ -209,8 +193,7 @@ def sandbox(
     ] = None,
 ) -> None:
     """Serve the offline TMDB-compatible sandbox alone."""
-    from ingest.sandbox import serve
-    from ingest.sandbox.faults import parse_faults
+    from ingest.sandbox import parse_faults, serve
 
     try:
         catalog_date = date.fromisoformat(day) if day else None
@@ -234,9 +217,8 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the read-only HTTP API over the published warehouse."""
-    from api.main import create_app
-    from api.server import listening_message
-    from api.server import serve as serve_api
+    from api import create_app, listening_message
+    from api import serve as serve_api
 
     settings = get_settings()
     serve_api(
@@ -266,26 +248,28 @@ def transform(
     ] = False,
 ) -> None:
     """dbt build (every model and test), then publish the artifacts if all passed."""
-    from moviemetric.transform import connection_exports, run_transform
+    from transform import connection_exports, run_transform
 
+    warehouse = open_warehouse(get_settings())
     if print_connection:
-        typer.echo(connection_exports(get_settings()))
+        typer.echo(connection_exports(warehouse))
         return
-    with _StepProgress("transform") as progress:
-        summary = run_transform(
-            get_settings(), full_refresh=full_refresh, select=select, on_progress=progress
+    with TerminalSink() as sink:
+        result = run_transform(
+            warehouse, StepOptions(full_refresh=full_refresh, select=select), sink
         )
-    typer.echo(str(summary))
+    typer.echo(result.summary)
 
 
 @app.command()
 @_one_line_errors
 def docs() -> None:
     """Generate the dbt docs site (lineage) that the API serves at /lineage."""
-    from moviemetric.transform import run_docs
+    from transform import run_docs
 
-    with _StepProgress("docs") as progress:
-        lineage = run_docs(get_settings(), on_progress=progress)
+    warehouse = open_warehouse(get_settings())
+    with TerminalSink() as sink:
+        lineage = run_docs(warehouse, sink)
     typer.echo(str(lineage))
 
 
@@ -300,9 +284,9 @@ def dbt(ctx: typer.Context) -> None:
     e.g. `moviemetric dbt build`, `moviemetric dbt test`, `moviemetric dbt docs generate`;
     `--target prod` reads what the pipeline published (tests and docs only).
     """
-    from moviemetric.transform import run_dbt_command
+    from transform import run_dbt_command
 
-    status = run_dbt_command(get_settings(), list(ctx.args))
+    status = run_dbt_command(open_warehouse(get_settings()), list(ctx.args))
     raise typer.Exit(code=status)
 
 

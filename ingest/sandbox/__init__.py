@@ -1,4 +1,4 @@
-"""The offline TMDB sandbox (DESIGN section 3): a TMDB-v3-compatible HTTP API over a
+"""The offline TMDB sandbox (docs/design.md section 3): a TMDB-v3-compatible HTTP API over a
 generated, daily-evolving catalog. It is the offline default source, the test fixture
 and the benchmark load generator.
 
@@ -12,7 +12,7 @@ Contract (what clients may rely on):
 - Paths mirror TMDB under ``/3``: ``/genre/movie/list``, ``/discover/movie``,
   ``/movie/{movie_id}`` (``append_to_response=keywords,credits``), ``/movie/changes``,
   ``/trending/movie/{day|week}``. Bodies and error codes follow
-  ``reference/tmdb-api-responses/``: 401 status_code 7, 404 status_code 34, page outside
+  ``tests/fixtures/tmdb/``: 401 status_code 7, 404 status_code 34, page outside
   1..500 -> 400 status_code 22, bad parameter values -> 422 ``{"errors": [...]}`` naming
   the parameter, rate limit -> 429 status_code 25 with ``Retry-After: 1``.
 - Auth: ``api_key`` query parameter, or ``Authorization: Bearer <access_token>``.
@@ -47,7 +47,15 @@ Contract (what clients may rely on):
 """
 
 from ingest.sandbox.catalog import Catalog
-from ingest.sandbox.faults import Faults
+from ingest.sandbox.faults import Faults, parse_faults
 from ingest.sandbox.server import DEFAULT_ACCESS_TOKEN, DEFAULT_API_KEY, Sandbox, serve
 
-__all__ = ["DEFAULT_ACCESS_TOKEN", "DEFAULT_API_KEY", "Catalog", "Faults", "Sandbox", "serve"]
+__all__ = [
+    "DEFAULT_ACCESS_TOKEN",
+    "DEFAULT_API_KEY",
+    "Catalog",
+    "Faults",
+    "Sandbox",
+    "parse_faults",
+    "serve",
+]

@@ -3,7 +3,7 @@
 A plain ASGI callable (no framework) keeps per-request work small: route by string
 split, read the cached per-day arrays of the catalog, build the few dicts a page needs,
 serialise with orjson. Bodies and status codes follow the real API
-(reference/tmdb-api-responses/).
+(tests/fixtures/tmdb/ holds their shapes).
 """
 
 from __future__ import annotations

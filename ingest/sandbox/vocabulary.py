@@ -1,7 +1,7 @@
 # ruff: noqa: RUF001 - non-Latin letters that resemble Latin ones are the point here
 """Word banks the sandbox catalog draws from: genres, languages, keywords, names.
 
-The genre ids and names are TMDB's own (reference/tmdb-api-responses/genre-movie-list.json);
+The genre ids and names are TMDB's own (as in tests/fixtures/tmdb/genre-movie-list.json);
 everything else is invented, realistic-looking material.
 """
 

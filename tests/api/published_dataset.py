@@ -11,14 +11,13 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
-from psycopg.rows import tuple_row
 
-from ingest.pipeline import run_load
+from ingest import run_load
 from ingest.sandbox import Sandbox
 from moviemetric.config import Settings
-from moviemetric.transform import run_transform
-from moviemetric.warehouse import OPS_SCHEMA, PUBLISH_CHANNEL
+from moviemetric.ops import publish_version
+from moviemetric.warehouse import open_warehouse
+from transform import run_transform
 
 CATALOG_DATE = date(2026, 1, 15)
 
@@ -40,18 +39,10 @@ def publish_sandbox_dataset(
         for day in range(days):
             if day:
                 sandbox.advance(days=1)
-            run_load(settings, progress=False)
-        run_transform(settings)
+            run_load(open_warehouse(settings))
+        run_transform(open_warehouse(settings))
 
 
 def bump_data_version(conn: psycopg.Connection) -> int:
     """What a publish does last: bump ops.data_version and notify; returns the new version."""
-    with conn.cursor(row_factory=tuple_row) as cursor:
-        (version,) = cursor.execute(
-            sql.SQL(
-                "update {}.data_version set version = version + 1, published_at = now() "
-                "returning version"
-            ).format(sql.Identifier(OPS_SCHEMA))
-        ).fetchone()
-        cursor.execute("select pg_notify(%s, %s)", (PUBLISH_CHANNEL, str(version)))
-    return version
+    return publish_version(conn, "test")

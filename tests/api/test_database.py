@@ -19,9 +19,8 @@ from psycopg import sql
 
 from api.database import api_database_url
 from api.main import create_app
-from moviemetric.bootstrap import bootstrap_warehouse, ensure_role
 from moviemetric.config import Settings
-from moviemetric.warehouse import API_ROLE
+from moviemetric.ops import API_ROLE, ensure_role, prepare_warehouse
 from tests.api.conftest import eventually, running
 from tests.conftest import ADMIN_URL, drop_database
 
@@ -159,7 +158,7 @@ def test_a_bootstrap_by_the_database_owner_keeps_its_temporary_tables(make_datab
         )
     owner_url = urlparse(url)._replace(netloc=f"{owner}@{_host(url)}").geturl()
     try:
-        bootstrap_warehouse(owner_url)
+        prepare_warehouse(owner_url)
         with psycopg.connect(owner_url, autocommit=True) as conn:
             conn.execute("create temp table owner_may (id int)")
             privileges = conn.execute(

@@ -18,9 +18,8 @@ import psycopg
 import pytest
 
 from api.main import create_app
-from moviemetric.bootstrap import bootstrap_warehouse, ensure_role
 from moviemetric.config import Settings
-from moviemetric.warehouse import API_ROLE
+from moviemetric.ops import API_ROLE, ensure_role, prepare_warehouse
 from tests.api.conftest import eventually, running
 from tests.conftest import ADMIN_URL
 
@@ -54,7 +53,7 @@ def unpublished_url(request, make_database, monkeypatch) -> tuple[str, str]:
         ensure_role(admin, API_ROLE)
     if request.param == "no ops schema":
         return url, "ops.data_version is missing"
-    bootstrap_warehouse(url)
+    prepare_warehouse(url)
     return url, "ops.data_version is at version 0"
 
 

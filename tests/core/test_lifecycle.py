@@ -83,15 +83,23 @@ def _command(script: str) -> str:
     return result.stdout.strip()
 
 
+_OPEN_AND_CLOSE = (
+    "from moviemetric.config import get_settings\n"
+    "from moviemetric.warehouse import open_warehouse\n"
+    "with open_warehouse(get_settings()).connect():\n"
+    "    pass\n"
+)
+
+
 def test_a_killed_process_does_not_keep_the_embedded_server_running():
     pgdata = get_settings().home_dir / "pgdata"
-    _command("from moviemetric.warehouse import connect\nwith connect():\n    pass\n")
+    _command(_OPEN_AND_CLOSE)
     # a process that died holding a handle, as after kill -9
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (pgdata / ".handle_pids.json").write_text(json.dumps([dead.pid]))
 
-    _command("from moviemetric.warehouse import connect\nwith connect():\n    pass\n")
+    _command(_OPEN_AND_CLOSE)
 
     assert not (pgdata / "postmaster.pid").exists()
     assert _postgres_processes(pgdata) == []
@@ -99,8 +107,9 @@ def test_a_killed_process_does_not_keep_the_embedded_server_running():
 
 def test_the_embedded_server_runs_with_the_workload_settings():
     shown = _command(
-        "from moviemetric.warehouse import connect\n"
-        "with connect() as conn:\n"
+        "from moviemetric.config import get_settings\n"
+        "from moviemetric.warehouse import open_warehouse\n"
+        "with open_warehouse(get_settings()).connect() as conn:\n"
         "    for name in ('work_mem', 'jit', 'maintenance_work_mem'):\n"
         "        print(conn.execute(f'show {name}').fetchone()[0])\n"
     )

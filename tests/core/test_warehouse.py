@@ -11,17 +11,17 @@ from moviemetric.config import get_settings
 from moviemetric.warehouse import (
     WarehouseError,
     connect,
-    is_embedded,
     libpq_env,
+    open_warehouse,
     redact,
 )
 
 
 def test_database_url_set_uses_that_server(database_url: str) -> None:
-    settings = get_settings()
-    assert not is_embedded(settings)
-    assert settings.database_url == database_url
-    with connect() as conn:
+    warehouse = open_warehouse(get_settings())
+    assert not warehouse.embedded
+    assert warehouse.url == database_url
+    with warehouse.connect() as conn:
         (name,) = conn.execute("select current_database()").fetchone()
     assert database_url.endswith(f"/{name}")
 
@@ -36,12 +36,13 @@ def _command(script: str) -> str:
 
 def test_embedded_server_is_shared_by_commands_and_stopped_when_the_last_exits() -> None:
     settings = get_settings()
-    assert is_embedded(settings)
+    assert not settings.database_url
     pgdata = settings.home_dir / "pgdata"
 
     written = _command(
-        "from moviemetric.warehouse import connect\n"
-        "with connect() as conn:\n"
+        "from moviemetric.config import get_settings\n"
+        "from moviemetric.warehouse import open_warehouse\n"
+        "with open_warehouse(get_settings()).connect() as conn:\n"
         "    conn.execute('create table kept (value int)')\n"
         "    conn.execute('insert into kept values (42)')\n"
         "    print(conn.execute('show server_version_num').fetchone()[0])\n"
@@ -53,8 +54,9 @@ def test_embedded_server_is_shared_by_commands_and_stopped_when_the_last_exits()
 
     # the next command starts the same server again and sees the same warehouse
     read = _command(
-        "from moviemetric.warehouse import connect\n"
-        "with connect() as conn:\n"
+        "from moviemetric.config import get_settings\n"
+        "from moviemetric.warehouse import open_warehouse\n"
+        "with open_warehouse(get_settings()).connect() as conn:\n"
         "    print(conn.execute('select sum(value) from kept').fetchone()[0])\n"
     )
     assert read == "42"

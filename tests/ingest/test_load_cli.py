@@ -11,10 +11,11 @@ from datetime import date
 import pytest
 
 import ingest.retry
-from ingest.pipeline import run_load
+from ingest import run_load
 from ingest.sandbox import Faults, Sandbox
 from moviemetric.config import get_settings
-from moviemetric.warehouse import connect, database_url, is_embedded
+from moviemetric.steps import StepOptions
+from moviemetric.warehouse import connect, open_warehouse
 
 CATALOG_DATE = date(2026, 1, 15)
 
@@ -50,21 +51,42 @@ def test_cli_load_prints_one_summary_line_and_fails_with_one_error_line(
     assert "TMDB_API_KEY" in error and "wrong-key" not in error
 
 
+class RecordingSink:
+    """A ``ProgressSink`` keeping what the step reported."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.progress_calls: list[tuple[str, int, int | None]] = []
+
+    def progress(self, task: str, done: int, total: int | None, detail: str = "") -> None:
+        self.progress_calls.append((task, done, total))
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+
+
 def test_without_a_key_the_built_in_sandbox_is_loaded(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
 ) -> None:
     monkeypatch.setenv("MOVIEMETRIC_SANDBOX_MOVIES", "150")
     monkeypatch.setenv("MOVIEMETRIC_SANDBOX_SEED", "9")
     monkeypatch.setenv("TMDB_REQUESTS_PER_SECOND", "100000")
     get_settings.cache_clear()
+    sink = RecordingSink()
 
-    summary = run_load(get_settings(), progress=False)
+    summary = run_load(open_warehouse(get_settings()), StepOptions(), sink)
 
-    assert "loading from the built-in TMDB sandbox" in capsys.readouterr().err
-    assert summary.source == "the TMDB sandbox" and summary.backfill
+    # the step tells its sink, never the terminal
+    assert capfd.readouterr() == ("", "")
+    (message,) = sink.messages
+    assert "loading from the built-in TMDB sandbox" in message
+    movies = summary.details["movies"]
+    final = {task: (done, total) for task, done, total in sink.progress_calls}
+    assert final["discover"] == final["details"] == (movies, movies)
+    assert summary.details["source"] == "the TMDB sandbox" and summary.details["backfill"]
     with connect(database_url) as conn:
         (count,) = conn.execute("select count(*) from raw_tmdb.movies").fetchone()
-    assert count == summary.movies > 0
+    assert count == summary.details["movies"] > 0
 
 
 def test_load_into_the_embedded_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,19 +96,19 @@ def test_load_into_the_embedded_postgresql(monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.setenv("TMDB_REQUESTS_PER_SECOND", "100000")
         get_settings.cache_clear()
         settings = get_settings()
-        assert is_embedded(settings)
+        assert open_warehouse(settings).embedded
 
-        summary = run_load(settings, progress=False)
+        summary = run_load(open_warehouse(settings))
         expected = sandbox.catalog.dated_movie_ids(CATALOG_DATE)
 
-    with connect(database_url()) as conn:
+    with connect(open_warehouse(get_settings()).url) as conn:
         loaded = {movie_id for (movie_id,) in conn.execute("select id from raw_tmdb.movies")}
         (snapshots,) = conn.execute(
             "select count(*) from raw_tmdb.movie_popularity_snapshots where snapshot_date = %s",
             (CATALOG_DATE,),
         ).fetchone()
     assert loaded == expected
-    assert snapshots == summary.snapshots == len(expected)
+    assert snapshots == summary.details["snapshots"] == len(expected)
 
 
 def test_cli_load_failing_in_details_prints_retries_and_one_error_line_only(

@@ -14,9 +14,11 @@ import psycopg
 import pytest
 
 from moviemetric.config import Settings
-from moviemetric.transform import TransformSummary, run_transform
+from moviemetric.steps import StepResult
+from moviemetric.warehouse import open_warehouse
 from tests.conftest import create_database, drop_database
 from tests.warehouse.raw_fixture import RawCatalog, load_raw, make_catalog
+from transform import run_transform
 
 ARTIFACTS = (
     "genre_stats_daily",
@@ -33,7 +35,7 @@ class Warehouse:
     settings: Settings
     catalog: RawCatalog
     pipelines_dir: Path
-    summary: TransformSummary | None = None
+    summary: StepResult | None = None
 
     def query(self, statement: str, params: tuple = ()) -> list[tuple]:
         with psycopg.connect(self.url) as conn:
@@ -58,7 +60,7 @@ def published_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wa
         catalog = make_catalog(movies=300, days=10, seed=7)
         load_raw(url, catalog, root / "dlt")
         settings = warehouse_settings(url, root / "home")
-        summary = run_transform(settings)
+        summary = run_transform(open_warehouse(settings))
         yield Warehouse(url, settings, catalog, root / "dlt", summary)
     finally:
         drop_database(name)

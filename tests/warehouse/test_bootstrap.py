@@ -9,18 +9,27 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from moviemetric.bootstrap import bootstrap_warehouse, data_version, ensure_role
-from moviemetric.transform import TRANSFORM_LOCK_KEY, TransformError, run_transform
-from moviemetric.warehouse import API_ROLE
+from moviemetric.ops import (
+    API_ROLE,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    TRANSFORM_LOCK_KEY,
+    data_version,
+    ensure_role,
+    prepare_warehouse,
+    schema_version,
+)
+from moviemetric.warehouse import open_warehouse
 from tests.conftest import ADMIN_URL
 from tests.warehouse.conftest import warehouse_settings
+from transform import TransformError, run_transform
 
 
 def test_bootstrap_is_idempotent_and_grants_the_api_role(make_database):
     url = make_database()
 
-    bootstrap_warehouse(url)
-    bootstrap_warehouse(url)
+    prepare_warehouse(url)
+    prepare_warehouse(url)
 
     with psycopg.connect(url, autocommit=True) as conn:
         assert data_version(conn) == 0
@@ -72,7 +81,7 @@ def test_transform_without_raw_data_names_missing_tables(make_database, tmp_path
         TransformError,
         match=r"raw_tmdb has no table\(s\) genres, .*trending_movies: run `moviemetric load` first",
     ):
-        run_transform(warehouse_settings(url, tmp_path / "home"))
+        run_transform(open_warehouse(warehouse_settings(url, tmp_path / "home")))
 
     with psycopg.connect(url) as conn:  # bootstrapped, nothing published
         assert data_version(conn) == 0
@@ -88,4 +97,27 @@ def test_second_concurrent_transform_is_refused(make_database, tmp_path):
         holder.execute("select pg_advisory_lock(%s)", (TRANSFORM_LOCK_KEY,))
 
         with pytest.raises(TransformError, match="another transform is running"):
-            run_transform(warehouse_settings(url, tmp_path / "home"))
+            run_transform(open_warehouse(warehouse_settings(url, tmp_path / "home")))
+
+
+def test_migrations_are_numbered_applied_once_and_adopted_by_older_warehouses(make_database):
+    url = make_database()
+    # an ops schema from before migrations were tracked, already published to version 3
+    with psycopg.connect(url) as conn:
+        conn.execute("create schema ops")
+        conn.execute(
+            "create table ops.data_version (version bigint not null, published_at timestamptz,"
+            " build_id text)"
+        )
+        conn.execute("insert into ops.data_version values (3, now(), 'old')")
+        assert schema_version(conn) == 0
+
+    assert prepare_warehouse(url) == SCHEMA_VERSION
+    prepare_warehouse(url)
+
+    with psycopg.connect(url) as conn:
+        assert schema_version(conn) == SCHEMA_VERSION == MIGRATIONS[-1].number
+        applied = conn.execute("select version from ops.schema_migrations order by 1").fetchall()
+        assert [row[0] for row in applied] == [migration.number for migration in MIGRATIONS]
+        assert data_version(conn) == 3  # the published version survives
+    assert [m.number for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))

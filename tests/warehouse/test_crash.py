@@ -10,9 +10,10 @@ import time
 import psutil
 import psycopg
 
-from moviemetric.transform import run_transform
+from moviemetric.warehouse import open_warehouse
 from tests.warehouse.conftest import ARTIFACTS, warehouse_settings
 from tests.warehouse.raw_fixture import load_raw, make_catalog
+from transform import run_transform
 
 
 def _build_sessions(url: str) -> int:
@@ -50,7 +51,7 @@ def test_kill_9_of_a_transform_leaves_no_dbt_and_the_next_transform_succeeds(
 
     _, alive = psutil.wait_procs(dbt_processes, timeout=2)
     assert alive == [], f"dbt outlived its transform: {[p.pid for p in alive]}"
-    summary = run_transform(warehouse_settings(url, tmp_path / "home"))
+    summary = run_transform(open_warehouse(warehouse_settings(url, tmp_path / "home")))
     assert summary.version >= 1
-    assert set(summary.artifact_rows) >= set(ARTIFACTS)
+    assert set(summary.rows) >= set(ARTIFACTS)
     assert _build_sessions(url) == 0

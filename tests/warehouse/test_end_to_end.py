@@ -7,10 +7,11 @@ from datetime import date
 import psycopg
 import pytest
 
-from ingest.pipeline import run_load
+from ingest import run_load
 from ingest.sandbox import Sandbox
-from moviemetric.transform import run_transform
+from moviemetric.warehouse import open_warehouse
 from tests.warehouse.conftest import ARTIFACTS, warehouse_settings
+from transform import run_transform
 
 pytestmark = pytest.mark.slow
 
@@ -22,13 +23,13 @@ def test_sandbox_days_load_transform_and_publish(database_url, tmp_path, monkeyp
         monkeypatch.setenv("TMDB_REQUESTS_PER_SECOND", "1000")
         settings = warehouse_settings(database_url, tmp_path / "home")
         for _ in range(3):
-            run_load(settings, progress=False)
+            run_load(open_warehouse(settings))
             sandbox.advance(days=1)
 
-        first = run_transform(settings)
+        first = run_transform(open_warehouse(settings))
 
-        run_load(settings, progress=False)  # a fourth day, then an incremental build
-        second = run_transform(settings)
+        run_load(open_warehouse(settings))  # a fourth day, then an incremental build
+        second = run_transform(open_warehouse(settings))
 
     with psycopg.connect(database_url) as conn:
 
@@ -37,8 +38,8 @@ def test_sandbox_days_load_transform_and_publish(database_url, tmp_path, monkeyp
 
         assert (first.version, second.version) == (1, 2)
         assert scalar("select version from ops.data_version") == 2
-        assert set(second.artifact_rows) == set(ARTIFACTS)
-        assert all(count > 0 for count in second.artifact_rows.values())
+        assert set(second.rows) == set(ARTIFACTS)
+        assert all(count > 0 for count in second.rows.values())
 
         catalog = scalar("select count(*) from raw_tmdb.movies where not coalesce(adult, false)")
         assert catalog > 1000

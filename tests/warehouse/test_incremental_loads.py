@@ -18,14 +18,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ingest.pipeline import run_load
+from ingest import run_load
 from ingest.sandbox import Sandbox
 from ingest.sandbox.catalog import DAILY_FIELDS
 from moviemetric.config import get_settings
-from moviemetric.transform import run_transform
+from moviemetric.warehouse import open_warehouse
 from tests.conftest import create_database, drop_database
 from tests.warehouse.conftest import Warehouse, warehouse_settings
 from tests.warehouse.raw_fixture import RawCatalog, load_raw, make_catalog
+from transform import run_transform
 
 MIN_VOTES = 10
 LATE_MOVIE_ID = 999_999  # snapshotted a day before its details are loaded
@@ -47,7 +48,7 @@ def _load_sandbox(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, url: str, h
     }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    run_load(get_settings(), progress=False)
+    run_load(open_warehouse(get_settings()))
 
 
 def _raw_rows(url: str, table: str, where: str = "", *, drop: tuple[str, ...] = ()) -> list:
@@ -135,7 +136,7 @@ def later_days(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         catalog = make_catalog(movies=40, days=3, seed=11)
         load_raw(url, catalog, root / "dlt")
         settings = warehouse_settings(url, root / "home")
-        run_transform(settings)
+        run_transform(open_warehouse(settings))
         yield Warehouse(url, settings, catalog, root / "dlt")
     finally:
         drop_database(name)
@@ -168,7 +169,7 @@ def test_newer_snapshot_updates_votes_when_details_did_not_change(later_days):
     )
     later_days.load(catalog)
 
-    run_transform(later_days.settings)
+    run_transform(open_warehouse(later_days.settings))
 
     # the details in raw_tmdb still say the old values
     assert later_days.query(
@@ -211,7 +212,9 @@ def test_snapshot_ahead_of_its_details_is_kept_and_counts_once_they_arrive(later
     )
     later_days.load(catalog)
 
-    summary = run_transform(later_days.settings)  # the relationships test only warns
+    summary = run_transform(
+        open_warehouse(later_days.settings)
+    )  # the relationships test only warns
 
     assert later_days.query(
         "select popularity from marts.fct_movie_popularity_daily"
@@ -238,7 +241,7 @@ def test_snapshot_ahead_of_its_details_is_kept_and_counts_once_they_arrive(later
     catalog.movies.append(details)
     later_days.load(catalog)
 
-    second = run_transform(later_days.settings)
+    second = run_transform(open_warehouse(later_days.settings))
 
     assert second.version == summary.version + 1
     # the incremental fact never dropped the early snapshot: every snapshot is in it once
@@ -262,7 +265,7 @@ def test_snapshot_ahead_of_its_details_is_kept_and_counts_once_they_arrive(later
     before = later_days.query(
         "select * from marts.fct_movie_popularity_daily order by movie_id, snapshot_date"
     )
-    run_transform(later_days.settings)
+    run_transform(open_warehouse(later_days.settings))
     assert (
         later_days.query(
             "select * from marts.fct_movie_popularity_daily order by movie_id, snapshot_date"

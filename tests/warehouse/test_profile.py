@@ -1,4 +1,4 @@
-"""profiles.yml: DATABASE_URL alone (TCP or socket form) or PG* variables configure dbt."""
+"""profiles.yml: libpq's PG* variables configure dbt, for TCP and socket warehouses."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from moviemetric.warehouse import libpq_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,38 +44,21 @@ def _dbt_debug_config(env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    ("env", "expected"),
+    "url",
     [
-        (
-            {"DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/somedb"},
-            {"host": "127.0.0.1", "port": "5432", "user": "postgres", "database": "somedb"},
-        ),
-        (
-            {"DATABASE_URL": "postgresql://postgres:@/moviemetric?host=/tmp/pg socket"},
-            {
-                "host": "/tmp/pg socket",
-                "port": "5432",
-                "user": "postgres",
-                "database": "moviemetric",
-            },
-        ),
-        (
-            {
-                "DATABASE_URL": "postgresql://someone:pw@db.example:6000/other?sslmode=require",
-                "PGHOST": "override.example",
-                "PGDATABASE": "analytics",
-            },
-            {
-                "host": "override.example",
-                "port": "6000",
-                "user": "someone",
-                "database": "analytics",
-                "sslmode": "require",
-            },
-        ),
+        "postgresql://postgres@127.0.0.1:5432/somedb",
+        "postgresql://postgres:@/moviemetric?host=/tmp/pg%20socket",
+        "postgresql://someone:pw@db.example:6000/other?sslmode=require",
     ],
 )
-def test_profile_reads_database_url_and_pg_variables(env, expected):
+def test_profile_reads_the_pg_variables_that_libpq_env_gives(url):
+    """One parser of DATABASE_URL (libpq_env); the profile reads libpq's own variables."""
+    env = libpq_env(url)
+
     fields = _dbt_debug_config(env)
 
-    assert {key: fields[key] for key in expected} == expected
+    assert fields["host"] == env["PGHOST"]
+    assert fields["port"] == env["PGPORT"]
+    assert fields["user"] == env["PGUSER"]
+    assert fields["database"] == env["PGDATABASE"]
+    assert fields["sslmode"] == env.get("PGSSLMODE", "prefer")

@@ -16,9 +16,11 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from moviemetric.cli import app
-from moviemetric.transform import BuildFailedError, TransformError, run_transform
-from moviemetric.warehouse import API_ROLE, PUBLISH_CHANNEL
+from moviemetric.ops import API_ROLE, PUBLISH_CHANNEL
+from moviemetric.steps import StepOptions
+from moviemetric.warehouse import libpq_env, open_warehouse
 from tests.warehouse.conftest import ARTIFACTS
+from transform import BuildFailedError, TransformError, run_transform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,8 +49,8 @@ def test_publish_sets_version_and_api_role_reads_only_artifacts(published_wareho
     )[0]
     assert version == published_warehouse.summary.version == 1
     assert published_at is not None
-    assert build_id == published_warehouse.summary.build_id
-    assert set(published_warehouse.summary.artifact_rows) == set(ARTIFACTS)
+    assert build_id == published_warehouse.summary.details["build_id"]
+    assert set(published_warehouse.summary.rows) == set(ARTIFACTS)
     assert not published_warehouse.query(
         "select 1 from pg_namespace where nspname in ('artifacts__build', 'artifacts__previous')"
     )
@@ -59,7 +61,7 @@ def test_publish_sets_version_and_api_role_reads_only_artifacts(published_wareho
             count = conn.execute(
                 sql.SQL("select count(*) from {}").format(sql.Identifier("artifacts", table))
             ).fetchone()[0]
-            assert count == published_warehouse.summary.artifact_rows[table]
+            assert count == published_warehouse.summary.rows[table]
         assert conn.execute("select version from ops.data_version").fetchone()[0] == 1
         for forbidden in (
             "raw_tmdb.movies",
@@ -82,7 +84,7 @@ def test_failing_test_publishes_nothing(published_warehouse):
     published_warehouse.load(bad)
     try:
         with pytest.raises(BuildFailedError) as failure:
-            run_transform(published_warehouse.settings)
+            run_transform(open_warehouse(published_warehouse.settings))
         message = str(failure.value)
         assert "accepted_range_stg_tmdb__movies_vote_average" in message
         assert f"published artifacts unchanged (version {before[0]})" in message
@@ -115,7 +117,9 @@ def test_partial_build_publishes_new_version_keeping_other_artifacts(published_w
     with psycopg.connect(published_warehouse.url, autocommit=True) as listener:
         listener.execute(sql.SQL("listen {}").format(sql.Identifier(PUBLISH_CHANNEL)))
 
-        summary = run_transform(published_warehouse.settings, select="+ratings_by_decade")
+        summary = run_transform(
+            open_warehouse(published_warehouse.settings), StepOptions(select="+ratings_by_decade")
+        )
 
         notices = list(listener.notifies(timeout=5, stop_after=1))
     new_version, _, after = _published_state(published_warehouse.url)
@@ -140,7 +144,7 @@ def test_unparsable_project_fails_before_building_and_publishes_nothing(
     with pytest.raises(
         TransformError, match=r"dbt build failed \(exit 2\): .*nothing was published"
     ):
-        run_transform(settings)
+        run_transform(open_warehouse(settings))
 
     assert _published_state(published_warehouse.url) == before
 
@@ -149,7 +153,9 @@ def test_selection_matching_nothing_is_refused(published_warehouse):
     before = _published_state(published_warehouse.url)
 
     with pytest.raises(TransformError, match=r"selection 'no_such_model' matches no model"):
-        run_transform(published_warehouse.settings, select="no_such_model")
+        run_transform(
+            open_warehouse(published_warehouse.settings), StepOptions(select="no_such_model")
+        )
 
     assert _published_state(published_warehouse.url) == before
 
@@ -162,13 +168,14 @@ def test_publish_swaps_while_api_reads_hold_the_old_tables(published_warehouse):
         conn.execute("create schema artifacts__previous")
         conn.execute("create table artifacts__previous.search_documents (movie_id bigint)")
     version_before = _published_state(url)[0]
-    old_rows = published_warehouse.summary.artifact_rows["search_documents"]
+    old_rows = published_warehouse.summary.rows["search_documents"]
     outcome: dict[str, object] = {}
 
     def transform() -> None:
         try:
             outcome["summary"] = run_transform(
-                published_warehouse.settings, select="+ratings_by_decade"
+                open_warehouse(published_warehouse.settings),
+                StepOptions(select="+ratings_by_decade"),
             )
         except Exception as exc:  # re-raised by the test below
             outcome["error"] = exc
@@ -229,7 +236,7 @@ def test_failing_artifact_test_after_the_build_publishes_nothing(published_wareh
     settings = published_warehouse.settings.model_copy(update={"dbt_project_dir": project})
 
     with pytest.raises(BuildFailedError) as failure:
-        run_transform(settings)
+        run_transform(open_warehouse(settings))
 
     message = str(failure.value)
     assert "test accepted_range_movie_recommendations_score" in message
@@ -257,7 +264,7 @@ def test_a_hand_run_prod_build_cannot_write_the_published_schema(published_wareh
     env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/tmp"),
-        "DATABASE_URL": published_warehouse.url,
+        **libpq_env(published_warehouse.url),
     }
     dbt = str(REPO_ROOT / ".venv" / "bin" / "dbt")
     target = published_warehouse.settings.home_dir / "dbt" / "target-refused"

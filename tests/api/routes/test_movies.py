@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from moviemetric.warehouse import API_ROLE
+from moviemetric.ops import API_ROLE
 
 pytestmark = pytest.mark.anyio
 

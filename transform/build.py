@@ -1,0 +1,199 @@
+"""The transform step: dbt build of the prod target, then write-audit-publish.
+
+``run_transform`` builds staging, intermediate and marts in place and the artifacts
+into ``artifacts__build``, with every test of the project, and publishes the build
+(``transform.publish``) only when every model and test passed. ``run_docs`` generates
+the dbt docs site that the API serves at ``/lineage``, describing the published tables.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import yaml
+
+from moviemetric.ops import (
+    TRANSFORM_LOCK_KEY,
+    WarehouseBusyError,
+    advisory_lock,
+    data_version,
+    prepare_warehouse,
+)
+from moviemetric.steps import NullSink, ProgressSink, StepOptions, StepResult, utc_now
+from moviemetric.warehouse import BUILD_SCHEMA, RAW_SCHEMA, Warehouse
+from transform.dbt import failed_nodes, run_dbt
+from transform.errors import BuildFailedError, TransformError
+from transform.publish import (
+    BUILD_SESSION_PREFIX,
+    end_stale_build_sessions,
+    prepare_build_schema,
+    publish,
+)
+
+_DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+# dbt var read by macros/generate_schema_name.sql: where prod builds the artifacts
+_BUILD_VARS = {"artifacts_schema": BUILD_SCHEMA}
+
+
+def run_transform(
+    warehouse: Warehouse,
+    options: StepOptions = StepOptions(),
+    sink: ProgressSink = NullSink(),
+) -> StepResult:
+    """dbt build into the build schema, then publish it if every model and test passed.
+
+    ``options.select`` is a dbt selection (e.g. ``"+movie_trending_daily"``); published
+    artifacts outside it are carried over unchanged into the new version. The result's
+    ``rows`` are the published artifacts' row counts.
+    """
+    started = utc_now()
+    prepare_warehouse(warehouse.url)
+    with _transform_lock(warehouse) as lock_conn:
+        _require_raw_tables(lock_conn, warehouse.settings.dbt_project_dir)
+        version_before = data_version(lock_conn)
+        # holding the lock, every build session still open belongs to a dead transform
+        end_stale_build_sessions(lock_conn)
+        token = uuid.uuid4().hex
+        prepare_build_schema(lock_conn, token)
+        args = ["build", "--vars", json.dumps(_BUILD_VARS)]
+        if options.full_refresh:
+            args.append("--full-refresh")
+        if options.select:
+            # cautious: skip tests that also read artifacts outside the selection,
+            # which are carried over as published (already tested) instead
+            args += ["--select", options.select, "--indirect-selection", "cautious"]
+        results = run_dbt(
+            args,
+            warehouse,
+            sink=sink,
+            task="dbt build",
+            application_name=BUILD_SESSION_PREFIX + token,
+        )
+        _raise_on_failures(results, version_before)
+        if not results.get("results"):
+            raise TransformError(
+                f"the dbt selection {options.select!r} matches no model or test; "
+                f"nothing was built or published (version {version_before})"
+            )
+        build_id = results.get("metadata", {}).get("invocation_id", "")
+        version, rows = publish(warehouse, build_id, token)
+    executed = results.get("results", [])
+    models = sum(1 for node in executed if node["unique_id"].startswith("model."))
+    tests = sum(1 for node in executed if node["unique_id"].startswith(("test.", "unit_test.")))
+    ended = utc_now()
+    listed = ", ".join(f"{name} {count:,}" for name, count in sorted(rows.items()))
+    return StepResult(
+        step="transform",
+        started_at=started,
+        ended_at=ended,
+        rows=rows,
+        models=models,
+        tests=tests,
+        version=version,
+        summary=(
+            f"published data version {version} (dbt build {build_id}): {models} models and "
+            f"{tests} tests passed; rows: {listed}"
+        ),
+        details={"build_id": build_id},
+    )
+
+
+@contextmanager
+def _transform_lock(warehouse: Warehouse) -> Iterator[psycopg.Connection]:
+    try:
+        with advisory_lock(warehouse.url, TRANSFORM_LOCK_KEY, "transform") as conn:
+            yield conn
+    except WarehouseBusyError:
+        raise TransformError(
+            "another transform is running on this warehouse; wait for it to finish and retry"
+        ) from None
+
+
+def run_docs(warehouse: Warehouse, sink: ProgressSink = NullSink()) -> Path:
+    """``dbt docs generate`` of the published artifacts, copied into the lineage folder.
+
+    In the prod target without the build var, the manifest and catalog describe the
+    artifacts where the API reads them (``artifacts``). dbt writes into a target of its
+    own (``MOVIEMETRIC_HOME/dbt/target-docs``), so a docs run never overwrites the
+    target of a transform running at the same time.
+    """
+    target = warehouse.settings.home_dir / "dbt" / "target-docs"
+    run_dbt(
+        ["docs", "generate"],
+        warehouse,
+        sink=sink,
+        task="dbt docs",
+        check=True,
+        target_path=target,
+        application_name="moviemetric-docs",
+    )
+    lineage = warehouse.settings.lineage_dir
+    lineage.mkdir(parents=True, exist_ok=True)
+    for name in _DOCS_FILES:
+        source = target / name
+        if not source.is_file():
+            raise TransformError(f"dbt docs generate wrote no {name} in {target}")
+        shutil.copy2(source, lineage / name)
+    return lineage
+
+
+def _require_raw_tables(conn, project_dir: Path) -> None:
+    """Fail clearly before dbt does when the loader has not written raw_tmdb yet."""
+    sources_file = project_dir / "models" / "staging" / "tmdb" / "_tmdb__sources.yml"
+    if not sources_file.is_file():
+        raise TransformError(
+            f"no dbt project at {project_dir} (missing {sources_file.name}); "
+            "set MOVIEMETRIC_DBT_PROJECT_DIR to the dbt_project folder"
+        )
+    sources = yaml.safe_load(sources_file.read_text())["sources"]
+    wanted = {
+        table["name"]
+        for source in sources
+        if source["schema"] == RAW_SCHEMA
+        for table in source["tables"]
+    }
+    present = {
+        row[0]
+        for row in conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s",
+            (RAW_SCHEMA,),
+        )
+    }
+    missing = sorted(wanted - present)
+    if missing:
+        raise TransformError(
+            f"{RAW_SCHEMA} has no table(s) {', '.join(missing)}: "
+            "run `moviemetric load` first (nothing was built or published)"
+        )
+
+
+def _raise_on_failures(results: dict, version: int) -> None:
+    failed = failed_nodes(results)
+    if not failed:
+        return
+    names = [_node_label(node) for node in failed]
+    skipped = sum(1 for node in results["results"] if node["status"] == "skipped")
+    shown = "; ".join(names[:6]) + (f"; and {len(names) - 6} more" if len(names) > 6 else "")
+    message = (
+        f"dbt build failed: {shown}"
+        + (f" ({skipped} downstream nodes skipped)" if skipped else "")
+        + f"; published artifacts unchanged (version {version})"
+    )
+    raise BuildFailedError(message, [node["unique_id"] for node in failed], version)
+
+
+def _node_label(node: dict) -> str:
+    kind, _, rest = node["unique_id"].partition(".")
+    name = rest.split(".")[1] if kind in {"test", "model"} else rest.split(".", 1)[-1]
+    kind = "unit test" if kind == "unit_test" else kind
+    if node["status"] == "fail":
+        failures = node.get("failures") or 0
+        return f"{kind} {name} ({failures} failing row{'' if failures == 1 else 's'})"
+    message = " ".join(str(node.get("message") or "").split())[:200]
+    return f"{kind} {name} ({message})"

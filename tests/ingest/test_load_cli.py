@@ -126,7 +126,8 @@ def test_cli_load_failing_in_details_prints_retries_and_one_error_line_only(
 
     assert failed.returncode == 1
     assert failed.stdout == ""
-    lines = failed.stderr.strip().splitlines()
+    # the progress display's own lines (cursor control) are not messages
+    lines = [line for line in failed.stderr.splitlines() if line.startswith("moviemetric:")]
     errors = [line for line in lines if line.startswith("moviemetric: error:")]
     assert len(errors) == 1 and lines[-1] == errors[0], failed.stderr
     assert re.match(

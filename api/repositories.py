@@ -53,18 +53,22 @@ def _movie_summary(stats_from: str = "movie") -> sql.Composed:
 # other value, such as "²" (a digit to str.isdigit) or "١٨", is a name that matches no genre.
 GENRE_ID = re.compile(r"[0-9]{1,18}")
 
-# `sort` values of GET /movies: a leading "-" means descending; movie_id breaks ties.
-MOVIE_SORTS: dict[str, sql.SQL] = {
-    "popularity": sql.SQL("movie.popularity asc nulls last, movie.movie_id"),
-    "-popularity": sql.SQL("movie.popularity desc nulls last, movie.movie_id"),
-    "rating": sql.SQL("movie.vote_average asc nulls last, movie.movie_id"),
-    "-rating": sql.SQL("movie.vote_average desc nulls last, movie.movie_id"),
-    "votes": sql.SQL("movie.vote_count asc nulls last, movie.movie_id"),
-    "-votes": sql.SQL("movie.vote_count desc nulls last, movie.movie_id"),
-    "release_date": sql.SQL("movie.release_date asc nulls last, movie.movie_id"),
-    "-release_date": sql.SQL("movie.release_date desc nulls last, movie.movie_id"),
-    "title": sql.SQL("movie.title asc, movie.movie_id"),
-    "-title": sql.SQL("movie.title desc, movie.movie_id"),
+# `sort` values of GET /movies and the column each sorts by: the value sorts ascending,
+# "-" and the value descending; nulls come last and movie_id breaks ties.
+MOVIE_SORT_COLUMNS = {
+    "popularity": "popularity",
+    "rating": "vote_average",
+    "votes": "vote_count",
+    "release_date": "release_date",
+    "title": "title",
+}
+MovieSort = Literal[tuple(f"{sign}{key}" for key in MOVIE_SORT_COLUMNS for sign in ("", "-"))]
+MOVIE_SORTS: dict[str, sql.Composed] = {
+    sort: sql.SQL("{} {} nulls last, movie.movie_id").format(
+        sql.Identifier("movie", MOVIE_SORT_COLUMNS[sort.lstrip("-")]),
+        sql.SQL("desc" if sort.startswith("-") else "asc"),
+    )
+    for sort in get_args(MovieSort)
 }
 
 # `sort` values of GET /analytics/top-genres, always descending; genre_id breaks ties.

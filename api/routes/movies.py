@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
@@ -23,18 +23,6 @@ router = APIRouter(
     responses=UNAVAILABLE_RESPONSES,
 )
 
-MovieSort = Literal[
-    "popularity",
-    "-popularity",
-    "rating",
-    "-rating",
-    "votes",
-    "-votes",
-    "release_date",
-    "-release_date",
-    "title",
-    "-title",
-]
 MovieId = Annotated[int, Path(ge=1, le=2**63 - 1, description="TMDB movie id.")]
 
 
@@ -63,7 +51,7 @@ async def list_movies(
         Query(ge=0, le=10, allow_inf_nan=False, description="Minimum vote_average."),
     ] = None,
     sort: Annotated[
-        MovieSort, Query(description="Sort key; a leading `-` sorts descending.")
+        repositories.MovieSort, Query(description="Sort key; a leading `-` sorts descending.")
     ] = "-popularity",
     limit: LimitParam = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")] = 0,

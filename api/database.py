@@ -17,6 +17,7 @@ import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
+from api.errors import first_line
 from moviemetric.config import Settings
 from moviemetric.ops import API_ROLE
 from moviemetric.warehouse import open_warehouse
@@ -44,10 +45,6 @@ async def use_api_role(conn: AsyncConnection) -> None:
         ) from exc
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or ["?"])[0]
-
-
 class WarehousePool(AsyncConnectionPool):
     """A pool that remembers why its last connection attempt failed, for 503 messages
     (a pool timeout alone does not say whether the server is down or refuses us, or
@@ -68,7 +65,7 @@ class WarehousePool(AsyncConnectionPool):
             try:
                 await configure(conn)
             except psycopg.Error as exc:
-                pool.last_connect_error = _first_line(exc)
+                pool.last_connect_error = first_line(exc)
                 await conn.close()  # the pool drops a connection it could not configure
                 raise
 
@@ -78,7 +75,7 @@ class WarehousePool(AsyncConnectionPool):
                 try:
                     conn = await super().connect(*args, **connect_kwargs)
                 except psycopg.OperationalError as exc:
-                    pool.last_connect_error = _first_line(exc)
+                    pool.last_connect_error = first_line(exc)
                     raise
                 pool.last_connect_error = None
                 return conn

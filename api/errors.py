@@ -29,16 +29,22 @@ class NothingPublished(Exception):
         self.detail = detail
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (psycopg's go on with DETAIL, HINT and
+    context lines), or the error's type when it has no message."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def warehouse_unavailable_detail(exc: BaseException, last_connect_error: str | None = None) -> str:
-    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    message = first_line(exc)
     if isinstance(exc, PoolTimeout) and last_connect_error:
-        return f"warehouse unavailable: {last_connect_error} ({first_line})"
+        return f"warehouse unavailable: {last_connect_error} ({message})"
     if isinstance(exc, NOT_PUBLISHED):
         return (
-            f"warehouse unavailable: published data is missing ({first_line}); "
+            f"warehouse unavailable: published data is missing ({message}); "
             "run `moviemetric run` to load, build and publish"
         )
-    return f"warehouse unavailable: {first_line}"
+    return f"warehouse unavailable: {message}"
 
 
 async def _nothing_published(request: Request, exc: Exception) -> JSONResponse:

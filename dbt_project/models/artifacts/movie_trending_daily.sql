@@ -24,10 +24,7 @@ movies as (
 
 history_window as (
 
-    select
-        max(snapshot_date) - {{ var('history_days') }} + 1 as first_trend_date
-
-    from daily_popularity
+    {{ history_window('daily_popularity') }}
 
 ),
 
@@ -47,7 +44,7 @@ catalog_popularity as (
     where
         movies.is_in_catalog
         -- the first trend date still needs its 7 days of history
-        and daily_popularity.snapshot_date >= history_window.first_trend_date - 7
+        and daily_popularity.snapshot_date >= history_window.first_history_date - 7
 
 ),
 
@@ -80,7 +77,7 @@ scored as (
 
     from with_trailing_average
     cross join history_window
-    where with_trailing_average.snapshot_date >= history_window.first_trend_date
+    where with_trailing_average.snapshot_date >= history_window.first_history_date
 
 ),
 

@@ -8,11 +8,7 @@ daily_popularity as (
 
 history_window as (
 
-    select
-        max(snapshot_date) as latest_snapshot_date,
-        max(snapshot_date) - {{ var('history_days') }} + 1 as first_stat_date
-
-    from daily_popularity
+    {{ history_window('daily_popularity') }}
 
 ),
 
@@ -21,7 +17,7 @@ stat_dates as (
     select distinct daily_popularity.snapshot_date as stat_date
     from daily_popularity
     cross join history_window
-    where daily_popularity.snapshot_date >= history_window.first_stat_date
+    where daily_popularity.snapshot_date >= history_window.first_history_date
 
 ),
 
@@ -60,11 +56,11 @@ days_covered as (
     cross join history_window
     cross join
         lateral generate_series(
-            greatest(snapshot_validity.valid_from, history_window.first_stat_date),
+            greatest(snapshot_validity.valid_from, history_window.first_history_date),
             snapshot_validity.valid_until,
             interval '1 day'
         ) as covered_day
-    where snapshot_validity.valid_until >= history_window.first_stat_date
+    where snapshot_validity.valid_until >= history_window.first_history_date
 
 ),
 

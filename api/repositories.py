@@ -29,7 +29,7 @@ def _table(name: str, schema: str = PUBLISHED_SCHEMA) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
 
 
-SEARCH_DOCUMENTS = _table("search_documents")
+MOVIE_CATALOG = _table("movie_catalog")
 MOVIE_TRENDING_DAILY = _table("movie_trending_daily")
 MOVIE_RECOMMENDATIONS = _table("movie_recommendations")
 GENRE_STATS_DAILY = _table("genre_stats_daily")
@@ -37,7 +37,7 @@ RATINGS_BY_DECADE = _table("ratings_by_decade")
 
 
 def _movie_summary(stats_from: str = "movie") -> sql.Composed:
-    """The fields of MovieSummaryPublic from search_documents aliased ``movie``.
+    """The fields of MovieSummaryPublic from movie_catalog aliased ``movie``.
 
     ``stats_from`` names the alias whose popularity and votes are served: a trend row's
     are those of its trend date.
@@ -53,8 +53,9 @@ def _movie_summary(stats_from: str = "movie") -> sql.Composed:
 # other value, such as "²" (a digit to str.isdigit) or "١٨", is a name that matches no genre.
 GENRE_ID = re.compile(r"[0-9]{1,18}")
 
-# `sort` values of GET /movies and the column each sorts by: the value sorts ascending,
-# "-" and the value descending; nulls come last and movie_id breaks ties.
+# `sort` values of GET /movies and the movie_catalog column each sorts by: the value
+# sorts ascending, "-" and the value descending; nulls come last and movie_id breaks
+# ties. movie_catalog has an index for each of these orders.
 MOVIE_SORT_COLUMNS = {
     "popularity": "popularity",
     "rating": "vote_average",
@@ -156,7 +157,7 @@ async def list_movies(
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if genre is not None:
         if GENRE_ID.fullmatch(genre):
-            conditions.append(sql.SQL("%(genre_id)s = any(movie.genre_ids)"))
+            conditions.append(sql.SQL("movie.genre_ids @> array[%(genre_id)s::bigint]"))
             params["genre_id"] = int(genre)
         else:
             conditions.append(
@@ -184,7 +185,7 @@ async def list_movies(
         "from filtered as movie order by {order} limit %(limit)s offset %(offset)s"
         ") as page on true "
         "order by page.position"
-    ).format(table=SEARCH_DOCUMENTS, where=where, columns=_movie_summary(), order=MOVIE_SORTS[sort])
+    ).format(table=MOVIE_CATALOG, where=where, columns=_movie_summary(), order=MOVIE_SORTS[sort])
     rows = await _all(conn, query, params)
     total = rows[0]["total"]
     return _items(rows, "id", "total", "position"), total
@@ -202,7 +203,7 @@ async def get_movie(conn: AsyncConnection, movie_id: int) -> dict | None:
         "left join {trending} as trend on trend.movie_id = movie.movie_id "
         "and trend.trend_date = (select max(trend_date) from {trending}) "
         "where movie.movie_id = %(movie_id)s"
-    ).format(summary=_movie_summary(), movies=SEARCH_DOCUMENTS, trending=MOVIE_TRENDING_DAILY)
+    ).format(summary=_movie_summary(), movies=MOVIE_CATALOG, trending=MOVIE_TRENDING_DAILY)
     row = await _one(conn, query, {"movie_id": movie_id})
     if row is None:
         return None
@@ -230,9 +231,7 @@ async def list_trending(
         "order by trend.rank limit %(limit)s"
         ") as page on true "
         "order by page.rank"
-    ).format(
-        columns=_movie_summary("trend"), trending=MOVIE_TRENDING_DAILY, movies=SEARCH_DOCUMENTS
-    )
+    ).format(columns=_movie_summary("trend"), trending=MOVIE_TRENDING_DAILY, movies=MOVIE_CATALOG)
     rows = await _all(conn, query, {"day": day, "limit": limit})
     trend_day = rows[0]["trend_day"]
     return trend_day, _items(rows, "id", "trend_day")
@@ -256,9 +255,7 @@ async def list_recommendations(
         "order by rec.rank limit %(limit)s"
         ") as page on true "
         "order by page.rank"
-    ).format(
-        columns=_movie_summary(), recommendations=MOVIE_RECOMMENDATIONS, movies=SEARCH_DOCUMENTS
-    )
+    ).format(columns=_movie_summary(), recommendations=MOVIE_RECOMMENDATIONS, movies=MOVIE_CATALOG)
     rows = await _all(conn, query, {"movie_id": movie_id, "limit": limit})
     if not rows[0]["movie_found"]:
         return None

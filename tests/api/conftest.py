@@ -83,6 +83,14 @@ async def client(api_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@pytest.fixture
+async def memory_client(published_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on the in-process cache alone: a fresh app has an empty cache, so its
+    first answer to a request always comes from the warehouse (Redis is shared)."""
+    async with running(create_app(Settings(database_url=published_url))) as client:
+        yield client
+
+
 async def eventually(check, *, timeout: float = 30.0, interval: float = 0.05):
     """Await ``check()`` until it returns a truthy value; fail after ``timeout`` seconds."""
     deadline = anyio.current_time() + timeout

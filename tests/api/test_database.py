@@ -67,7 +67,7 @@ async def test_api_serves_through_its_own_login(make_login, monkeypatch, warehou
     monkeypatch.setenv("MOVIEMETRIC_API_DATABASE_URL", login_url)
     settings = Settings(database_url=UNREACHABLE_DATABASE_URL, redis_url=None)
     assert settings.api_database_url == login_url
-    total = warehouse.execute("select count(*) as n from artifacts.search_documents").fetchone()
+    total = warehouse.execute("select count(*) as n from artifacts.movie_catalog").fetchone()
     app = create_app(settings)
     async with running(app) as client:
         response = await client.get("/movies")
@@ -99,7 +99,7 @@ async def test_reset_role_on_the_api_login_stays_unprivileged(make_login):
             )
         ).fetchone()
         assert row == (login, False)
-        count = await conn.execute("select count(*) from artifacts.search_documents")
+        count = await conn.execute("select count(*) from artifacts.movie_catalog")
         assert (await count.fetchone())[0] > 0  # what the API role may read, still
         for unpublished in (("raw_tmdb", "movies"), ("marts", "dim_movies")):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -8,9 +8,13 @@ cursor; the data-version listener reads only ``ops`` and is not counted.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple, get_args
+
+import psycopg
 import pytest
 from psycopg import AsyncCursor, sql
 
+from api.repositories import MovieSort
 from moviemetric.warehouse import PUBLISHED_SCHEMA
 
 pytestmark = pytest.mark.anyio
@@ -18,16 +22,21 @@ pytestmark = pytest.mark.anyio
 PUBLISHED_PREFIX = f'"{PUBLISHED_SCHEMA}".'
 
 
+class Statement(NamedTuple):
+    text: str
+    params: Any
+
+
 @pytest.fixture
-def published_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The text of every statement that reads the published schema, in order."""
-    statements: list[str] = []
+def published_reads(monkeypatch: pytest.MonkeyPatch) -> list[Statement]:
+    """Every statement that reads the published schema, with its parameters, in order."""
+    statements: list[Statement] = []
     execute = AsyncCursor.execute
 
     async def recording_execute(self, query, params=None, **kwargs):
         text = query.as_string(self.connection) if isinstance(query, sql.Composable) else query
         if PUBLISHED_PREFIX in str(text):
-            statements.append(str(text))
+            statements.append(Statement(str(text), params))
         return await execute(self, query, params, **kwargs)
 
     monkeypatch.setattr(AsyncCursor, "execute", recording_execute)
@@ -59,3 +68,45 @@ async def test_a_request_reads_the_published_data_in_one_statement(
     assert response.status_code == status
     assert response.headers.get("x-cache") != "hit"  # served by the routes, not the cache
     assert len(published_reads) == 1, published_reads
+
+
+def _plan(warehouse: psycopg.Connection, statement: Statement, *disabled: str) -> list[str]:
+    """EXPLAIN of a statement the API ran, with the planner's ``disabled`` methods off:
+    one that is still chosen has no alternative."""
+    with warehouse.transaction():
+        for method in disabled:
+            warehouse.execute(sql.SQL("set local {} = off").format(sql.Identifier(method)))
+        rows = warehouse.execute(f"explain {statement.text}", statement.params).fetchall()
+    return [row["QUERY PLAN"] for row in rows]
+
+
+@pytest.mark.parametrize("sort", get_args(MovieSort))
+async def test_every_movies_sort_order_is_read_from_an_index(
+    memory_client, warehouse, published_reads, sort
+):
+    """With sorting disabled the planner still sorts only when no index has the order;
+    the one sort allowed puts the page's rows back in their numbered order."""
+    response = await memory_client.get("/movies", params={"sort": sort, "limit": 5})
+    assert response.status_code == 200
+    (statement,) = published_reads
+    plan = _plan(warehouse, statement, "enable_sort", "enable_seqscan")
+    sort_keys = [line.strip() for line in plan if "Sort Key:" in line]
+    assert sort_keys == ["Sort Key: (row_number() OVER (?))"], "\n".join(plan)
+
+
+@pytest.mark.parametrize(
+    ("params", "column"),
+    [
+        ({"year": 2013}, "release_year"),
+        ({"genre": "18"}, "genre_ids"),
+        ({"min_rating": 7.5, "sort": "title"}, "vote_average"),
+    ],
+)
+async def test_movies_filters_are_read_from_an_index(
+    memory_client, warehouse, published_reads, params, column
+):
+    response = await memory_client.get("/movies", params=params)
+    assert response.status_code == 200
+    (statement,) = published_reads
+    plan = _plan(warehouse, statement, "enable_seqscan")
+    assert any("Index Cond:" in line and column in line for line in plan), "\n".join(plan)

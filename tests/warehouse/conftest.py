@@ -22,6 +22,7 @@ from transform import run_transform
 
 ARTIFACTS = (
     "genre_stats_daily",
+    "movie_catalog",
     "movie_recommendations",
     "movie_trending_daily",
     "ratings_by_decade",

@@ -250,11 +250,12 @@ def test_recommendations_are_top_k_shared_features_never_self(published_warehous
                 assert len(listed) == min(5, len(shared_keywords))
 
 
-def test_search_documents_cover_the_catalog(published_warehouse):
+def test_movie_catalog_covers_the_catalog(published_warehouse):
     catalog = published_warehouse.catalog
     expected = {
         movie["id"]: (
             [genre["id"] for genre in movie["genres"]],
+            [GENRES[genre["id"]] for genre in movie["genres"]],
             [keyword["name"] for keyword in movie["keywords"]],
             _release_date(movie),
             movie["runtime"] or None,
@@ -262,7 +263,48 @@ def test_search_documents_cover_the_catalog(published_warehouse):
         for movie in _catalog_movies(catalog)
     }
     rows = published_warehouse.query(
-        "select movie_id, genre_ids, keywords, release_date, runtime"
-        " from artifacts.search_documents"
+        "select movie_id, genre_ids, genres, keywords, release_date, runtime"
+        " from artifacts.movie_catalog"
     )
     assert {row[0]: tuple(row[1:]) for row in rows} == expected
+
+
+SEARCH_DOCUMENT_COLUMNS = (
+    "movie_id",
+    "title",
+    "original_title",
+    "overview",
+    "genres",
+    "keywords",
+    "release_date",
+    "release_year",
+    "release_decade",
+    "original_language",
+    "vote_average",
+    "vote_count",
+    "popularity",
+)
+
+
+def test_search_documents_hold_the_index_fields_of_every_catalog_movie(published_warehouse):
+    """Only what the search index uses, and the same values as movie_catalog."""
+    columns = published_warehouse.query(
+        "select column_name from information_schema.columns"
+        " where table_schema = 'artifacts' and table_name = 'search_documents'"
+        " order by ordinal_position"
+    )
+    assert tuple(column for (column,) in columns) == SEARCH_DOCUMENT_COLUMNS
+    shared = ", ".join(column for column in SEARCH_DOCUMENT_COLUMNS if column != "release_decade")
+    catalog = {
+        row[0]: row
+        for row in published_warehouse.query(f"select {shared} from artifacts.movie_catalog")
+    }
+    documents = published_warehouse.query(
+        f"select {', '.join(SEARCH_DOCUMENT_COLUMNS)} from artifacts.search_documents"
+    )
+    assert {row[0] for row in documents} == set(catalog)
+    decade = SEARCH_DOCUMENT_COLUMNS.index("release_decade")
+    for row in documents:
+        assert row[:decade] + row[decade + 1 :] == catalog[row[0]]
+        release_date = row[SEARCH_DOCUMENT_COLUMNS.index("release_date")]
+        assert row[decade] == (release_date.year // 10 * 10 if release_date else None)

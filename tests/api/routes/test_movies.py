@@ -41,9 +41,9 @@ async def test_list_movies_default_is_most_popular_first(client, warehouse):
     assert response.status_code == 200
     body = response.json()
     rows = warehouse.execute(
-        "select * from artifacts.search_documents order by popularity desc, movie_id limit 20"
+        "select * from artifacts.movie_catalog order by popularity desc, movie_id limit 20"
     ).fetchall()
-    total = warehouse.execute("select count(*) as n from artifacts.search_documents").fetchone()
+    total = warehouse.execute("select count(*) as n from artifacts.movie_catalog").fetchone()
     assert (body["total"], body["limit"], body["offset"]) == (total["n"], 20, 0)
     assert [item["id"] for item in body["items"]] == [row["movie_id"] for row in rows]
     for item, row in zip(body["items"], rows, strict=True):
@@ -52,7 +52,7 @@ async def test_list_movies_default_is_most_popular_first(client, warehouse):
 
 async def test_list_movies_filters_by_genre_name_any_case_or_id(client, warehouse):
     expected = warehouse.execute(
-        "select movie_id from artifacts.search_documents where 'Drama' = any(genres) "
+        "select movie_id from artifacts.movie_catalog where 'Drama' = any(genres) "
         "order by popularity desc, movie_id"
     ).fetchall()
     assert expected, "the dataset must have dramas"
@@ -66,7 +66,7 @@ async def test_list_movies_filters_by_genre_name_any_case_or_id(client, warehous
 
 async def test_list_movies_filters_by_year_and_min_rating_and_sorts(client, warehouse):
     expected = warehouse.execute(
-        "select movie_id from artifacts.search_documents "
+        "select movie_id from artifacts.movie_catalog "
         "where release_year = 2013 and vote_average >= 5 order by title desc, movie_id"
     ).fetchall()
     response = await client.get(
@@ -82,7 +82,7 @@ async def test_list_movies_pages_with_limit_and_offset(client, warehouse):
     ids = [
         row["movie_id"]
         for row in warehouse.execute(
-            "select movie_id from artifacts.search_documents order by vote_count, movie_id"
+            "select movie_id from artifacts.movie_catalog order by vote_count, movie_id"
         ).fetchall()
     ]
     page = (await client.get("/movies", params={"sort": "votes", "limit": 7, "offset": 7})).json()
@@ -94,7 +94,7 @@ async def test_list_movies_pages_with_limit_and_offset(client, warehouse):
 
 async def test_list_movies_page_past_the_end_still_has_the_filtered_total(client, warehouse):
     dramas = warehouse.execute(
-        "select count(*) as n from artifacts.search_documents where 'Drama' = any(genres)"
+        "select count(*) as n from artifacts.movie_catalog where 'Drama' = any(genres)"
     ).fetchone()["n"]
     response = await client.get("/movies", params={"genre": "drama", "offset": dramas})
     assert response.status_code == 200
@@ -117,7 +117,7 @@ async def test_get_movie_has_the_summary_fields_then_keywords_stats_and_trending
         (latest,),
     ).fetchone()
     row = warehouse.execute(
-        "select * from artifacts.search_documents where movie_id = %s", (trend["movie_id"],)
+        "select * from artifacts.movie_catalog where movie_id = %s", (trend["movie_id"],)
     ).fetchone()
     response = await client.get(f"/movies/{row['movie_id']}")
     assert response.status_code == 200
@@ -138,7 +138,7 @@ async def test_get_movie_has_the_summary_fields_then_keywords_stats_and_trending
 
 async def test_get_movie_not_trending_has_null_trending(client, warehouse):
     row = warehouse.execute(
-        "select movie_id from artifacts.search_documents where movie_id not in ("
+        "select movie_id from artifacts.movie_catalog where movie_id not in ("
         "select movie_id from artifacts.movie_trending_daily "
         "where trend_date = (select max(trend_date) from artifacts.movie_trending_daily)) "
         "limit 1"
@@ -149,7 +149,7 @@ async def test_get_movie_not_trending_has_null_trending(client, warehouse):
 
 async def test_get_unknown_movie_is_404(client, warehouse):
     missing = warehouse.execute(
-        "select max(movie_id) + 1 as id from artifacts.search_documents"
+        "select max(movie_id) + 1 as id from artifacts.movie_catalog"
     ).fetchone()["id"]
     response = await client.get(f"/movies/{missing}")
     assert response.status_code == 404
@@ -162,7 +162,7 @@ async def test_trending_defaults_to_latest_day(client, warehouse):
     ).fetchone()["day"]
     rows = warehouse.execute(
         "select trend.*, movie.title from artifacts.movie_trending_daily as trend "
-        "join artifacts.search_documents as movie using (movie_id) "
+        "join artifacts.movie_catalog as movie using (movie_id) "
         "where trend_date = %s order by rank limit 5",
         (latest,),
     ).fetchall()
@@ -208,7 +208,7 @@ async def test_recommendations_in_rank_order(client, warehouse):
     ).fetchone()["movie_id"]
     rows = warehouse.execute(
         "select rec.*, movie.title from artifacts.movie_recommendations as rec "
-        "join artifacts.search_documents as movie on movie.movie_id = rec.recommended_movie_id "
+        "join artifacts.movie_catalog as movie on movie.movie_id = rec.recommended_movie_id "
         "where rec.movie_id = %s order by rank",
         (source,),
     ).fetchall()
@@ -232,7 +232,7 @@ async def test_recommendations_of_unknown_movie_is_404_and_known_without_any_is_
     client, warehouse
 ):
     lonely = warehouse.execute(
-        "select movie_id from artifacts.search_documents where movie_id not in "
+        "select movie_id from artifacts.movie_catalog where movie_id not in "
         "(select movie_id from artifacts.movie_recommendations) limit 1"
     ).fetchone()["movie_id"]
     assert (await client.get(f"/movies/{lonely}/recommendations")).json()["items"] == []
@@ -247,7 +247,7 @@ def test_api_role_cannot_read_unpublished_tables(published_url, unpublished):
     with psycopg.connect(published_url, autocommit=True) as conn:
         use_api_role = sql.SQL("set role {}").format(sql.Identifier(API_ROLE))
         conn.execute(use_api_role)
-        assert conn.execute("select count(*) from artifacts.search_documents").fetchone()[0] > 0
+        assert conn.execute("select count(*) from artifacts.movie_catalog").fetchone()[0] > 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(
                 sql.SQL("select * from {} limit 1").format(sql.Identifier(*unpublished.split(".")))

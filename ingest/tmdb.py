@@ -8,8 +8,9 @@ Python the declarative form cannot say:
   release-date range is split in two until every window holds at most 10,000 movies;
   every page becomes one popularity snapshot per movie, dated by the response's
   ``Date`` header;
-- which movies get details: all of them on a backfill, afterwards only the ids that
-  ``/movie/changes`` names since the last successful load plus ids new to the sweep;
+- which movies get details (``DetailSelection``): all of them on a backfill,
+  afterwards the ids ``/movie/changes`` names since the last successful load plus ids
+  not in ``raw_tmdb.movies`` yet (read from the table, not kept in dlt's state);
 - the trending list, ranked across pages;
 - a shared client-side rate limit (dlt only retries a 429 after it happened);
 - the retries of dlt's client, logged and bounded per request and per load
@@ -17,9 +18,9 @@ Python the declarative form cannot say:
   60 s of retry waits within 10 minutes a load; then the load fails naming the last
   status and path).
 
-The source is extracted in two steps (``SWEEP_RESOURCES`` then ``DETAIL_RESOURCES``)
-because the detail ids depend on the whole sweep; ``ingest.pipeline.run_load`` does
-that and loads both packages together.
+The resources are order-free: the detail ids reach the details fetch through dlt's
+pipes (``movie_popularity_snapshots | movie_ids | movies``), not through shared state,
+so ``ingest.pipeline`` extracts the whole source at once and loads one package.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 LOG_FILE_NAME = "moviemetric.log"
 _MAX_BYTES = 20 * 1024 * 1024
 _BACKUPS = 3
+_HANDLER_NAME = "moviemetric-command-log"
 _FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 # (pattern, replacement): each keeps the name of the secret and masks its value
@@ -59,9 +60,10 @@ def attach_log_file(home: Path) -> Path | None:
     """
     path = log_file(home)
     root = logging.getLogger()
-    for handler in root.handlers:
-        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename) == path:
+    for handler in _command_log_handlers():
+        if Path(handler.baseFilename) == path:
             return path
+    detach_log_file()  # one command log per process: a second command (tests) moves it
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.handlers.RotatingFileHandler(
@@ -69,8 +71,25 @@ def attach_log_file(home: Path) -> Path | None:
         )
     except OSError:
         return None
+    handler.set_name(_HANDLER_NAME)
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(RedactingFormatter(_FORMAT))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     return path
+
+
+def _command_log_handlers() -> list[logging.FileHandler]:
+    return [
+        handler
+        for handler in logging.getLogger().handlers
+        if isinstance(handler, logging.FileHandler) and handler.get_name() == _HANDLER_NAME
+    ]
+
+
+def detach_log_file() -> None:
+    """Stop writing the command log (before its folder goes away)."""
+    root = logging.getLogger()
+    for handler in _command_log_handlers():
+        root.removeHandler(handler)
+        handler.close()

@@ -20,6 +20,7 @@ import pytest
 from psycopg import sql
 
 from moviemetric.config import get_settings
+from moviemetric.logs import detach_log_file
 
 ADMIN_URL = os.environ.get(
     "MOVIEMETRIC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -76,6 +77,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+    detach_log_file()
     if not (home / "pgdata").exists():  # a test's embedded server stops at exit: keep it
         shutil.rmtree(home, ignore_errors=True)
 

@@ -37,6 +37,9 @@ class Warehouse:
     catalog: RawCatalog
     pipelines_dir: Path
     summary: StepResult | None = None
+    # schemas besides the published one right after the fixture's publish (later tests
+    # may leave a failed build behind for inspection)
+    schemas_after_publish: tuple[str, ...] = ()
 
     def query(self, statement: str, params: tuple = ()) -> list[tuple]:
         with psycopg.connect(self.url) as conn:
@@ -62,6 +65,10 @@ def published_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wa
         load_raw(url, catalog, root / "dlt")
         settings = warehouse_settings(url, root / "home")
         summary = run_transform(open_warehouse(settings))
-        yield Warehouse(url, settings, catalog, root / "dlt", summary)
+        with psycopg.connect(url) as conn:
+            schemas = conn.execute(
+                "select nspname from pg_namespace where nspname like 'artifacts\\_\\_%'"
+            ).fetchall()
+        yield Warehouse(url, settings, catalog, root / "dlt", summary, tuple(s for (s,) in schemas))
     finally:
         drop_database(name)

@@ -51,9 +51,7 @@ def test_publish_sets_version_and_api_role_reads_only_artifacts(published_wareho
     assert published_at is not None
     assert build_id == published_warehouse.summary.details["build_id"]
     assert set(published_warehouse.summary.rows) == set(ARTIFACTS)
-    assert not published_warehouse.query(
-        "select 1 from pg_namespace where nspname in ('artifacts__build', 'artifacts__previous')"
-    )
+    assert published_warehouse.schemas_after_publish == ()
 
     with psycopg.connect(published_warehouse.url, autocommit=True) as conn:
         conn.execute(sql.SQL("set role {}").format(sql.Identifier(API_ROLE)))

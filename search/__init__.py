@@ -1,0 +1,24 @@
+"""Search: one interface (``search.base``), two backends chosen by MEILI_URL.
+
+Public entry points: ``SearchQuery``, ``SearchPage``, ``SearchBackend``,
+``MAX_QUERY_LENGTH`` and ``search_backend(settings)`` for the API.
+"""
+
+from __future__ import annotations
+
+from moviemetric.config import Settings
+from search.base import MAX_QUERY_LENGTH, SearchBackend, SearchPage, SearchQuery
+
+
+def search_backend(settings: Settings) -> SearchBackend:
+    """Meilisearch when MEILI_URL is set, else PostgreSQL full-text search."""
+    if settings.meili_url:
+        from search.meili import MeiliSearch
+
+        return MeiliSearch(settings)
+    from search.postgres import PostgresSearch
+
+    return PostgresSearch(settings)
+
+
+__all__ = ["MAX_QUERY_LENGTH", "SearchBackend", "SearchPage", "SearchQuery", "search_backend"]

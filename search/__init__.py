@@ -1,13 +1,21 @@
 """Search: one interface (``search.base``), two backends chosen by MEILI_URL.
 
 Public entry points: ``SearchQuery``, ``SearchPage``, ``SearchBackend``,
-``MAX_QUERY_LENGTH`` and ``search_backend(settings)`` for the API.
+``MAX_QUERY_LENGTH``, ``MAX_OFFSET``, ``MAX_LIMIT`` and ``search_backend(settings)``
+for the API.
 """
 
 from __future__ import annotations
 
 from moviemetric.config import Settings
-from search.base import MAX_QUERY_LENGTH, SearchBackend, SearchPage, SearchQuery
+from search.base import (
+    MAX_LIMIT,
+    MAX_OFFSET,
+    MAX_QUERY_LENGTH,
+    SearchBackend,
+    SearchPage,
+    SearchQuery,
+)
 
 
 def search_backend(settings: Settings) -> SearchBackend:
@@ -21,4 +29,12 @@ def search_backend(settings: Settings) -> SearchBackend:
     return PostgresSearch(settings)
 
 
-__all__ = ["MAX_QUERY_LENGTH", "SearchBackend", "SearchPage", "SearchQuery", "search_backend"]
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "MAX_QUERY_LENGTH",
+    "SearchBackend",
+    "SearchPage",
+    "SearchQuery",
+    "search_backend",
+]

@@ -16,6 +16,10 @@ from typing import Any, Protocol
 from psycopg import AsyncConnection, sql
 
 MAX_QUERY_LENGTH = 200  # characters of `q`; longer is a 422 naming `q`
+# The deepest page of /search: `offset` and `limit` beyond these are a 422. Meilisearch
+# counts and pages through at most `maxTotalHits` hits, which the index sets to their sum.
+MAX_OFFSET = 10_000
+MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ ARTIFACTS = (
     "movie_trending_daily",
     "ratings_by_decade",
     "search_documents",
+    "search_index",
+    "search_term_variants",
+    "search_terms",
 )
 
 

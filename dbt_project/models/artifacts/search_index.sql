@@ -1,0 +1,71 @@
+-- The PostgreSQL search backend (search/postgres.py) reads this table: the
+-- search_vector GIN index finds the matches of a query, the btree and GIN indexes
+-- below serve the filters, and title_words ranks exact and prefix title matches.
+{{
+    config(
+        indexes=[
+            {'columns': ['movie_id'], 'unique': True},
+            {'columns': ['search_vector'], 'type': 'gin'},
+            {'columns': ['genres'], 'type': 'gin'},
+            {'columns': ['release_year']},
+            {'columns': ['release_decade']},
+            {'columns': ['original_language']},
+            {'columns': ['vote_average']},
+            {'columns': ['popularity desc nulls last', 'vote_count desc nulls last', 'movie_id']},
+        ],
+        post_hook='analyze {{ this }}',
+    )
+}}
+
+with
+
+search_documents as (
+
+    select * from {{ ref('search_documents') }}
+
+),
+
+folded as (
+
+    select
+        movie_id,
+        {{ search_words('title') }} as title_words,
+        {{ search_words('original_title') }} as original_title_words,
+        {{ search_words("array_to_string(keywords || genres, ' ')") }} as tag_words,
+        {{ search_words('overview') }} as overview_words,
+        genres,
+        release_year,
+        release_decade,
+        original_language,
+        vote_average,
+        vote_count,
+        popularity
+
+    from search_documents
+
+),
+
+final as (
+
+    select
+        movie_id::bigint as movie_id,
+        title_words::text as title_words,
+        (
+            setweight(to_tsvector('simple', title_words), 'A')
+            || setweight(to_tsvector('simple', original_title_words), 'B')
+            || setweight(to_tsvector('simple', tag_words), 'C')
+            || setweight(to_tsvector('simple', overview_words), 'D')
+        )::tsvector as search_vector,
+        genres::text[] as genres,
+        release_year::integer as release_year,
+        release_decade::integer as release_decade,
+        original_language::text as original_language,
+        vote_average::double precision as vote_average,
+        vote_count::bigint as vote_count,
+        popularity::double precision as popularity
+
+    from folded
+
+)
+
+select * from final

@@ -75,6 +75,20 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", validation_alias=_env("MOVIEMETRIC_API_HOST"))
     api_port: int = Field(default=8000, validation_alias=_env("MOVIEMETRIC_API_PORT"))
 
+    # scheduler (docs/design.md section 7): cron expressions in UTC, run leases, history
+    schedule_ingest_cron: str = Field(
+        default="0 2 * * *", validation_alias=_env("MOVIEMETRIC_SCHEDULE_INGEST")
+    )
+    schedule_full_refresh_cron: str = Field(
+        default="0 4 * * mon", validation_alias=_env("MOVIEMETRIC_SCHEDULE_FULL_REFRESH")
+    )
+    run_lease_seconds: int = Field(
+        default=60, ge=5, validation_alias=_env("MOVIEMETRIC_RUN_LEASE_SECONDS")
+    )
+    run_retention_days: int = Field(
+        default=30, ge=1, validation_alias=_env("MOVIEMETRIC_RUN_RETENTION_DAYS")
+    )
+
     # dbt
     dbt_project_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "dbt_project",

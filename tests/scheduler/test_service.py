@@ -1,0 +1,293 @@
+"""The scheduler service: cron fired once by one leader, takeover, runs, SIGTERM.
+
+Where the test is about the scheduler itself, services run as real processes
+(``python -c``), so the advisory locks are really per process, with a fake ``execute``
+(a step that succeeds at once, or sleeps); the failure test runs the real ``run_kind``
+over fake chain steps.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+
+from moviemetric.config import Settings
+from moviemetric.errors import MovieMetricError
+from moviemetric.ops import prepare_warehouse
+from moviemetric.steps import StepResult, utc_now
+from moviemetric.warehouse import open_warehouse
+from scheduler import chain, queue
+from scheduler.service import (
+    INTERRUPTED_ERROR,
+    SchedulerService,
+    latest_fire_time,
+    options_for,
+    steps_for,
+)
+
+SERVICE = """
+import logging, sys, time
+from apscheduler.triggers.cron import CronTrigger
+from moviemetric.config import Settings
+from moviemetric.steps import StepResult, utc_now
+from moviemetric.warehouse import open_warehouse
+from scheduler.service import SchedulerService
+
+url, mode = sys.argv[1], sys.argv[2]
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s", force=True)
+
+def execute(warehouse, kind, on_step):
+    started = utc_now()
+    if mode == "slow":
+        time.sleep(600)
+    result = StepResult(step="load", started_at=started, ended_at=utc_now(), summary="fake")
+    on_step(result)
+    return [result]
+
+settings = Settings(database_url=url, run_lease_seconds=5)
+crons = {"ingest": CronTrigger(second="*", timezone="UTC")} if mode == "cron" else {}
+service = SchedulerService(
+    open_warehouse(settings), settings, execute=execute, crons=crons,
+    poll_seconds=0.5, leader_retry_seconds=0.5, misfire_grace_seconds=5,
+)
+service.run_until_signalled(echo=lambda line: print(line, flush=True))
+"""
+
+FIRED = re.compile(r"^cron: fired ingest for (\S+): run (\d+)$")
+
+
+class Service:
+    """A scheduler service process whose stdout is collected line by line."""
+
+    def __init__(self, url: str, mode: str) -> None:
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", "-c", SERVICE, url, mode],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=os.environ.copy(),
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"no {text!r} from the service; it said:\n" + "\n".join(self.lines))
+
+    def fires(self) -> list[str]:
+        return [match[1] for line in self.lines if (match := FIRED.match(line))]
+
+    def leads(self) -> bool:
+        return any(line.endswith("leads: it fires cron") for line in self.lines)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        self._reader.join(5)
+
+
+@pytest.fixture
+def runs_url(make_database) -> str:
+    url = make_database()
+    prepare_warehouse(url)
+    return url
+
+
+def scalar(url: str, query: str, params: tuple = ()) -> object:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchone()[0]
+
+
+def wait_until(condition, timeout: float = 30, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_services_fire_each_cron_time_once_and_a_follower_takes_over(
+    runs_url: str,
+) -> None:
+    services = [Service(runs_url, "cron"), Service(runs_url, "cron")]
+    try:
+        for service in services:
+            service.wait_for("runs: claimed from ops.pipeline_runs")  # printed its schedule
+        time.sleep(6)
+        leaders = [service for service in services if service.leads()]
+        assert len(leaders) == 1
+        (leader,) = leaders
+        (follower,) = [service for service in services if service is not leader]
+        fired = leader.fires() + follower.fires()
+        assert len(fired) >= 4
+        assert follower.fires() == []
+        assert max(Counter(fired).values()) == 1  # every fire time fired once
+
+        leader.kill()  # kill -9: no chance to clean up
+        before = len(follower.fires())
+        follower.wait_for("leads: it fires cron", timeout=10)
+        wait_until(lambda: len(follower.fires()) >= before + 3, 15, "the new leader's fires")
+        fired = leader.fires() + follower.fires()
+        assert max(Counter(fired).values()) == 1
+    finally:
+        for service in services:
+            service.kill()
+
+    with psycopg.connect(runs_url) as conn:
+        per_fire = conn.execute(
+            "select scheduled_for, count(*) from ops.pipeline_runs"
+            " where requested_by = 'cron' group by scheduled_for"
+        ).fetchall()
+    assert per_fire and all(count == 1 for _, count in per_fire)
+    assert all(scheduled.microsecond == 0 for scheduled, _ in per_fire)
+
+
+def test_sigterm_fails_the_running_run_as_interrupted_within_ten_seconds(
+    runs_url: str,
+) -> None:
+    service = Service(runs_url, "slow")
+    try:
+        service.wait_for("runs: claimed from ops.pipeline_runs")
+        with psycopg.connect(runs_url, autocommit=True) as conn:
+            run_id = queue.enqueue(conn, "compute:all", "admin")
+        service.wait_for(f"run {run_id} (compute:all, by admin) started", timeout=15)
+        status = "select status from ops.pipeline_runs where id = %s"
+        assert scalar(runs_url, status, (run_id,)) == "running"
+        started = time.monotonic()
+        service.process.send_signal(signal.SIGTERM)
+        returncode = service.process.wait(10)
+        elapsed = time.monotonic() - started
+    finally:
+        service.kill()
+    assert returncode == 0, "\n".join(service.lines)
+    assert elapsed < 10
+    with psycopg.connect(runs_url) as conn:
+        status, error, ended_at = conn.execute(
+            "select status, error, ended_at from ops.pipeline_runs where id = %s", (run_id,)
+        ).fetchone()
+    assert (status, error) == ("failed", INTERRUPTED_ERROR)
+    assert ended_at is not None
+
+
+def test_a_killed_services_run_is_failed_by_the_next_service_once_its_lease_lapses(
+    runs_url: str,
+) -> None:
+    killed = Service(runs_url, "slow")
+    try:
+        killed.wait_for("runs: claimed from ops.pipeline_runs")
+        with psycopg.connect(runs_url, autocommit=True) as conn:
+            run_id = queue.enqueue(conn, "ingest", "admin")
+        killed.wait_for(f"run {run_id} (ingest, by admin) started", timeout=15)
+    finally:
+        killed.kill()  # kill -9 mid-run: its lease (5 s) is never renewed again
+    version = scalar(runs_url, "select version from ops.data_version")
+    successor = Service(runs_url, "fast")
+    try:
+        query = "select status, error from ops.pipeline_runs where id = %s"
+        wait_until(
+            lambda: scalar(runs_url, query.replace(", error", ""), (run_id,)) == "failed",
+            20,
+            "the lapsed run to be failed",
+        )
+    finally:
+        successor.kill()
+    with psycopg.connect(runs_url) as conn:
+        assert conn.execute(query, (run_id,)).fetchone() == ("failed", queue.LAPSED_ERROR)
+    assert scalar(runs_url, "select version from ops.data_version") == version
+
+
+def fake_step(name: str, calls: list[str], error: Exception | None = None):
+    def step(warehouse, options, sink):
+        calls.append(name)
+        if error is not None:
+            raise error
+        now = utc_now()
+        return StepResult(step=name, started_at=now, ended_at=now, rows={name: 1})
+
+    return step
+
+
+def test_a_failed_step_stops_the_run_and_fails_it_with_that_steps_error(
+    runs_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    steps = {
+        "load": fake_step("load", calls),
+        "transform": fake_step("transform", calls, MovieMetricError("dbt test x failed")),
+        "publish": fake_step("publish", calls),
+    }
+    monkeypatch.setattr(chain, "STEPS", steps)
+    settings = Settings(database_url=runs_url)
+    service = SchedulerService(open_warehouse(settings), settings, crons={}, poll_seconds=0.5)
+    service.start()
+    try:
+        with psycopg.connect(runs_url, autocommit=True) as conn:
+            run_id = queue.enqueue(conn, "ingest", "cli")
+        query = "select status from ops.pipeline_runs where id = %s"
+        wait_until(lambda: scalar(runs_url, query, (run_id,)) == "failed", 15, "the run's end")
+    finally:
+        service.stop()
+    assert calls == ["load", "transform"]  # publish never ran
+    with psycopg.connect(runs_url) as conn:
+        error, recorded = conn.execute(
+            "select error, steps from ops.pipeline_runs where id = %s", (run_id,)
+        ).fetchone()
+    assert error == "step transform failed: dbt test x failed"
+    assert [(step["step"], step["status"], step["error"]) for step in recorded] == [
+        ("load", "succeeded", None),
+        ("transform", "failed", "dbt test x failed"),
+    ]
+    assert recorded[0]["rows"] == {"load": 1}
+
+
+def test_each_kind_maps_to_chain_steps_and_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chain, "STEPS", dict.fromkeys(("load", "transform", "index", "publish")))
+    assert steps_for("ingest") == ("load", "transform", "index", "publish")
+    assert steps_for("compute:trending") == ("transform", "index", "publish")
+    assert options_for("full-refresh").full_refresh
+    assert not options_for("ingest").full_refresh
+    assert options_for("compute:all").select is None
+    assert "+movie_recommendations+" in options_for("compute:recommendations").select
+    with pytest.raises(MovieMetricError, match="unknown kind of run"):
+        steps_for("compute:everything")
+
+
+def test_the_schedule_is_printed_with_next_fire_times_in_utc(runs_url: str) -> None:
+    settings = Settings(database_url=runs_url)
+    lines = SchedulerService(open_warehouse(settings), settings).describe_schedule()
+    assert any("ingest: cron '0 2 * * *' UTC, next at" in line for line in lines)
+    assert any("full-refresh: cron '0 4 * * mon' UTC, next at" in line for line in lines)
+    with pytest.raises(MovieMetricError, match="MOVIEMETRIC_SCHEDULE_INGEST"):
+        SchedulerService(open_warehouse(settings), Settings(schedule_ingest_cron="every day"))
+
+
+def test_the_latest_fire_time_within_the_grace() -> None:
+    trigger = CronTrigger.from_crontab("0 2 * * *", timezone=UTC)
+    fire = datetime(2026, 1, 15, 2, 0, tzinfo=UTC)
+    assert latest_fire_time(trigger, fire + timedelta(seconds=30), 600) == fire
+    assert latest_fire_time(trigger, fire, 600) == fire
+    assert latest_fire_time(trigger, fire + timedelta(minutes=11), 600) is None

@@ -153,6 +153,19 @@ def run_kind(
 
 
 def _cron_trigger(expression: str, variable: str) -> CronTrigger:
+    """A five-field crontab in UTC; weekdays by name, never by number.
+
+    APScheduler numbers weekdays from Monday = 0, where cron has Sunday = 0, so
+    ``0 4 * * 1`` would silently run on Tuesdays: numbers are refused.
+    """
+    fields = expression.split()
+    if len(fields) == 5 and any(
+        char.isdigit() for item in fields[4].split(",") for char in item.split("/")[0]
+    ):
+        raise SchedulerError(
+            f"{variable}={expression!r}: write the weekday by name (mon, tue, ..., sun), "
+            "not by number (cron and APScheduler number weekdays differently)"
+        )
     try:
         return CronTrigger.from_crontab(expression, timezone=UTC)
     except ValueError as exc:

@@ -283,6 +283,9 @@ def test_the_schedule_is_printed_with_next_fire_times_in_utc(runs_url: str) -> N
     assert any("full-refresh: cron '0 4 * * mon' UTC, next at" in line for line in lines)
     with pytest.raises(MovieMetricError, match="MOVIEMETRIC_SCHEDULE_INGEST"):
         SchedulerService(open_warehouse(settings), Settings(schedule_ingest_cron="every day"))
+    weekday_number = Settings(schedule_full_refresh_cron="0 4 * * 1")  # Tuesday to APScheduler
+    with pytest.raises(MovieMetricError, match="weekday by name"):
+        SchedulerService(open_warehouse(settings), weekday_number)
 
 
 def test_the_latest_fire_time_within_the_grace() -> None:

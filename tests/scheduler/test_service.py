@@ -35,6 +35,7 @@ from scheduler.service import (
     options_for,
     steps_for,
 )
+from tests.warehouse.raw_fixture import load_raw, make_catalog
 
 SERVICE = """
 import logging, sys, time
@@ -294,3 +295,33 @@ def test_the_latest_fire_time_within_the_grace() -> None:
     assert latest_fire_time(trigger, fire + timedelta(seconds=30), 600) == fire
     assert latest_fire_time(trigger, fire, 600) == fire
     assert latest_fire_time(trigger, fire + timedelta(minutes=11), 600) is None
+
+
+def test_a_queued_compute_run_goes_through_the_real_chain(
+    make_database, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = make_database()
+    load_raw(url, make_catalog(movies=120, days=8, seed=3), tmp_path / "dlt")
+    settings = Settings(database_url=url, moviemetric_home=tmp_path / "home")
+    service = SchedulerService(open_warehouse(settings), settings, crons={}, poll_seconds=0.5)
+    service.start()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            run_id = queue.enqueue(conn, "compute:all", "admin")
+        query = "select status from ops.pipeline_runs where id = %s"
+        wait_until(lambda: scalar(url, query, (run_id,)) in ("succeeded", "failed"), 300, "the run")
+    finally:
+        service.stop()
+    with psycopg.connect(url) as conn:
+        status, error, recorded = conn.execute(
+            "select status, error, steps from ops.pipeline_runs where id = %s", (run_id,)
+        ).fetchone()
+        version = conn.execute("select version from ops.data_version").fetchone()[0]
+    assert (status, error) == ("succeeded", None)
+    names = [step["step"] for step in recorded]
+    assert names == list(steps_for("compute:all"))
+    assert "load" not in names
+    transform = recorded[names.index("transform")]
+    assert transform["models"] > 0 and transform["tests"] > 0
+    assert version == 1
+    assert recorded[-1]["version"] == 1

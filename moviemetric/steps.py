@@ -1,6 +1,6 @@
 """The shape every step of the chain shares: options in, progress out, a typed result back.
 
-A step (load, transform, index) takes the process's one ``Warehouse`` handle, its
+A step (load, transform, index, publish) takes the process's one ``Warehouse`` handle, its
 ``StepOptions`` and a ``ProgressSink``, and returns a ``StepResult``; it raises a
 ``MovieMetricError`` when it fails. It never writes to the terminal: the CLI draws
 progress bars from the sink, and the scheduler records the same results in its run
@@ -15,12 +15,29 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A tested build not yet published: what the index and publish steps work on.
+
+    The transform's build step returns it; the chain hands it on in ``StepOptions``
+    (never through globals), the index step adds the search index it built for it.
+    """
+
+    schema: str  # where its artifacts are (artifacts__build; artifacts when published)
+    token: str = ""  # the build's token, the build schema's comment; "" when published
+    build_id: str = ""  # dbt's invocation id
+    version_before: int = 0  # the data version published when the build started
+    index_uid: str | None = None  # Meilisearch: the index built for it, swapped at publish
+
+
+@dataclass(frozen=True)
 class StepOptions:
     """What a run asks of each step."""
 
     full_refresh: bool = False
     # dbt selection for the transform (e.g. "+movie_trending_daily"); None builds all
     select: str | None = None
+    # the build the index and publish steps work on; None: the published artifacts
+    candidate: Candidate | None = None
 
 
 class ProgressSink(Protocol):
@@ -57,6 +74,8 @@ class StepResult:
     version: int | None = None  # the data version published, if the step published one
     summary: str = ""  # one line for people
     details: dict[str, object] = field(default_factory=dict)  # step-specific figures
+    # the build this step left for the next ones (transform's build, index), if any
+    candidate: Candidate | None = None
 
     @property
     def seconds(self) -> float:

@@ -2,13 +2,17 @@
 
 The public entry points, used by the chain (``scheduler``) and the CLI:
 
-- ``run_transform(warehouse, options, sink)``: the chain's transform step;
+- ``run_build(warehouse, options, sink)``: the chain's transform step (dbt build and
+  test into ``artifacts__build``; its result's ``candidate`` names the tested build);
+- ``run_publish(warehouse, options, sink, before_commit=...)``: the chain's publish step
+  (swaps ``options.candidate`` in; ``before_commit`` runs inside the publish transaction);
+- ``run_transform(warehouse, options, sink)``: build then publish, no step between;
 - ``run_docs(warehouse, sink)``: the dbt docs site the API serves at ``/lineage``;
 - ``run_dbt_command(warehouse, args)``: ``moviemetric dbt ARGS`` for analysts;
 - ``connection_exports(warehouse)``: the PG* exports to run dbt by hand.
 """
 
-from transform.build import run_docs, run_transform
+from transform.build import run_build, run_docs, run_publish, run_transform
 from transform.dbt import connection_exports, run_dbt_command
 from transform.errors import BuildFailedError, DbtError, PublishError, TransformError
 
@@ -18,7 +22,9 @@ __all__ = [
     "PublishError",
     "TransformError",
     "connection_exports",
+    "run_build",
     "run_dbt_command",
     "run_docs",
+    "run_publish",
     "run_transform",
 ]

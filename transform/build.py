@@ -1,9 +1,12 @@
-"""The transform step: dbt build of the prod target, then write-audit-publish.
+"""The transform's steps: dbt build of the prod target, then write-audit-publish.
 
-``run_transform`` builds staging, intermediate and marts in place and the artifacts
-into ``artifacts__build``, with every test of the project, and publishes the build
-(``transform.publish``) only when every model and test passed. ``run_docs`` generates
-the dbt docs site that the API serves at ``/lineage``, describing the published tables.
+``run_build`` (the chain's transform step) builds staging, intermediate and marts in
+place and the artifacts into ``artifacts__build``, with every test of the project, and
+returns the tested build as a ``Candidate``; ``run_publish`` (the chain's publish
+step) swaps that candidate in (``transform.publish``), running the chain's hook inside
+the publish transaction. ``run_transform`` is both in one hold of the transform lock.
+``run_docs`` generates the dbt docs site that the API serves at ``/lineage``,
+describing the published tables.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,7 +28,14 @@ from moviemetric.ops import (
     data_version,
     prepare_warehouse,
 )
-from moviemetric.steps import NullSink, ProgressSink, StepOptions, StepResult, utc_now
+from moviemetric.steps import (
+    Candidate,
+    NullSink,
+    ProgressSink,
+    StepOptions,
+    StepResult,
+    utc_now,
+)
 from moviemetric.warehouse import BUILD_SCHEMA, RAW_SCHEMA, Warehouse
 from transform.dbt import failed_nodes, run_dbt
 from transform.errors import BuildFailedError, TransformError
@@ -34,6 +44,7 @@ from transform.publish import (
     end_stale_build_sessions,
     prepare_build_schema,
     publish,
+    row_counts,
 )
 
 _DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
@@ -41,67 +52,167 @@ _DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
 _BUILD_VARS = {"artifacts_schema": BUILD_SCHEMA}
 
 
-def run_transform(
+def run_build(
     warehouse: Warehouse,
     options: StepOptions = StepOptions(),
     sink: ProgressSink = NullSink(),
 ) -> StepResult:
-    """dbt build into the build schema, then publish it if every model and test passed.
+    """The chain's transform step: dbt build and test into the build schema, no publish.
 
-    ``options.select`` is a dbt selection (e.g. ``"+movie_trending_daily"``); published
-    artifacts outside it are carried over unchanged into the new version. The result's
-    ``rows`` are the published artifacts' row counts.
+    ``options.select`` is a dbt selection (e.g. ``"+movie_trending_daily"``). The
+    result's ``candidate`` names the tested build for the index and publish steps;
+    its ``rows`` are the build schema's row counts.
     """
     started = utc_now()
     prepare_warehouse(warehouse.url)
     with _transform_lock(warehouse) as lock_conn:
-        _require_raw_tables(lock_conn, warehouse.settings.dbt_project_dir)
-        version_before = data_version(lock_conn)
-        # holding the lock, every build session still open belongs to a dead transform
-        end_stale_build_sessions(lock_conn)
-        token = uuid.uuid4().hex
-        prepare_build_schema(lock_conn, token)
-        args = ["build", "--vars", json.dumps(_BUILD_VARS)]
-        if options.full_refresh:
-            args.append("--full-refresh")
-        if options.select:
-            # cautious: skip tests that also read artifacts outside the selection,
-            # which are carried over as published (already tested) instead
-            args += ["--select", options.select, "--indirect-selection", "cautious"]
-        results = run_dbt(
-            args,
-            warehouse,
-            sink=sink,
-            task="dbt build",
-            application_name=BUILD_SESSION_PREFIX + token,
-        )
-        _raise_on_failures(results, version_before)
-        if not results.get("results"):
-            raise TransformError(
-                f"the dbt selection {options.select!r} matches no model or test; "
-                f"nothing was built or published (version {version_before})"
-            )
-        build_id = results.get("metadata", {}).get("invocation_id", "")
-        version, rows = publish(warehouse, build_id, token)
-    executed = results.get("results", [])
-    models = sum(1 for node in executed if node["unique_id"].startswith("model."))
-    tests = sum(1 for node in executed if node["unique_id"].startswith(("test.", "unit_test.")))
-    ended = utc_now()
-    listed = ", ".join(f"{name} {count:,}" for name, count in sorted(rows.items()))
+        candidate, results = _build(lock_conn, warehouse, options, sink)
+        rows = row_counts(lock_conn, BUILD_SCHEMA)
+    models, tests = _counts(results)
     return StepResult(
         step="transform",
         started_at=started,
-        ended_at=ended,
+        ended_at=utc_now(),
+        rows=rows,
+        models=models,
+        tests=tests,
+        summary=(
+            f"built and tested dbt build {candidate.build_id} in {BUILD_SCHEMA}: {models} "
+            f"models and {tests} tests passed; published version "
+            f"{candidate.version_before} unchanged until the publish"
+        ),
+        details={"build_id": candidate.build_id},
+        candidate=candidate,
+    )
+
+
+def run_publish(
+    warehouse: Warehouse,
+    options: StepOptions,
+    sink: ProgressSink = NullSink(),
+    *,
+    before_commit: Callable[[], None] | None = None,
+) -> StepResult:
+    """The chain's publish step: swap in ``options.candidate``, the build it names.
+
+    ``before_commit`` runs inside the publish transaction (``transform.publish``): the
+    chain passes the search index swap, so the data version moves only once the index
+    of that version is live, and a failed index swap rolls the schema swap back.
+    """
+    started = utc_now()
+    candidate = options.candidate
+    if candidate is None or not candidate.token:
+        raise TransformError(
+            "nothing to publish: the publish step needs the build of a transform step "
+            "(run `moviemetric transform`)"
+        )
+    with _transform_lock(warehouse):
+        version, rows = publish(
+            warehouse, candidate.build_id, candidate.token, before_commit=before_commit
+        )
+    return StepResult(
+        step="publish",
+        started_at=started,
+        ended_at=utc_now(),
+        rows=rows,
+        version=version,
+        summary=(
+            f"published data version {version} (dbt build {candidate.build_id}); "
+            f"rows: {_listed(rows)}"
+        ),
+        details={"build_id": candidate.build_id},
+    )
+
+
+def run_transform(
+    warehouse: Warehouse,
+    options: StepOptions = StepOptions(),
+    sink: ProgressSink = NullSink(),
+    *,
+    before_commit: Callable[[], None] | None = None,
+) -> StepResult:
+    """dbt build into the build schema, then publish it if every model and test passed.
+
+    Build and publish in one hold of the transform lock, with no index step between
+    them (the chain runs build -> index -> publish instead). ``options.select`` is a
+    dbt selection; published artifacts outside it are carried over unchanged into the
+    new version. The result's ``rows`` are the published artifacts' row counts.
+    """
+    started = utc_now()
+    prepare_warehouse(warehouse.url)
+    with _transform_lock(warehouse) as lock_conn:
+        candidate, results = _build(lock_conn, warehouse, options, sink)
+        version, rows = publish(
+            warehouse, candidate.build_id, candidate.token, before_commit=before_commit
+        )
+    models, tests = _counts(results)
+    build_id = candidate.build_id
+    return StepResult(
+        step="transform",
+        started_at=started,
+        ended_at=utc_now(),
         rows=rows,
         models=models,
         tests=tests,
         version=version,
         summary=(
             f"published data version {version} (dbt build {build_id}): {models} models and "
-            f"{tests} tests passed; rows: {listed}"
+            f"{tests} tests passed; rows: {_listed(rows)}"
         ),
         details={"build_id": build_id},
     )
+
+
+def _build(
+    lock_conn: psycopg.Connection,
+    warehouse: Warehouse,
+    options: StepOptions,
+    sink: ProgressSink,
+) -> tuple[Candidate, dict]:
+    """dbt build and test into a fresh build schema, holding the transform lock."""
+    _require_raw_tables(lock_conn, warehouse.settings.dbt_project_dir)
+    version_before = data_version(lock_conn)
+    # holding the lock, every build session still open belongs to a dead transform
+    end_stale_build_sessions(lock_conn)
+    token = uuid.uuid4().hex
+    prepare_build_schema(lock_conn, token)
+    args = ["build", "--vars", json.dumps(_BUILD_VARS)]
+    if options.full_refresh:
+        args.append("--full-refresh")
+    if options.select:
+        # cautious: skip tests that also read artifacts outside the selection,
+        # which are carried over as published (already tested) instead
+        args += ["--select", options.select, "--indirect-selection", "cautious"]
+    results = run_dbt(
+        args,
+        warehouse,
+        sink=sink,
+        task="dbt build",
+        application_name=BUILD_SESSION_PREFIX + token,
+    )
+    _raise_on_failures(results, version_before)
+    if not results.get("results"):
+        raise TransformError(
+            f"the dbt selection {options.select!r} matches no model or test; "
+            f"nothing was built or published (version {version_before})"
+        )
+    build_id = results.get("metadata", {}).get("invocation_id", "")
+    candidate = Candidate(
+        schema=BUILD_SCHEMA, token=token, build_id=build_id, version_before=version_before
+    )
+    return candidate, results
+
+
+def _counts(results: dict) -> tuple[int, int]:
+    """(models built, data and unit tests passed) of a dbt run's results."""
+    executed = results.get("results", [])
+    models = sum(1 for node in executed if node["unique_id"].startswith("model."))
+    tests = sum(1 for node in executed if node["unique_id"].startswith(("test.", "unit_test.")))
+    return models, tests
+
+
+def _listed(rows: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count:,}" for name, count in sorted(rows.items()))
 
 
 @contextmanager

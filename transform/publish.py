@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import psycopg
 from psycopg import sql
@@ -86,7 +87,13 @@ def _build_marker(token: str) -> str:
     return f"moviemetric build {token}"
 
 
-def publish(warehouse: Warehouse, build_id: str, token: str) -> tuple[int, dict[str, int]]:
+def publish(
+    warehouse: Warehouse,
+    build_id: str,
+    token: str,
+    *,
+    before_commit: Callable[[], None] | None = None,
+) -> tuple[int, dict[str, int]]:
     """Swap the build schema in as the published one, then drop the replaced tables.
 
     Only the build schema this transform made (its comment names ``token``) is
@@ -97,6 +104,11 @@ def publish(warehouse: Warehouse, build_id: str, token: str) -> tuple[int, dict[
     lock on the old tables, so it never waits behind API reads. Dropping the old
     tables needs their exclusive locks: it runs afterwards in a short transaction of
     its own, when new reads already go to the new tables.
+
+    ``before_commit`` (the chain's: the search index swap) runs inside that
+    transaction, after the version bump and before the commit: if it raises, the
+    schema swap and the version bump roll back, so the data version moves only with
+    everything a request can read.
     """
     # left behind by a crash between a swap and its drop, or by a drop that timed out
     if not _drop_previous(warehouse.url):
@@ -123,6 +135,8 @@ def publish(warehouse: Warehouse, build_id: str, token: str) -> tuple[int, dict[
                 sql.SQL("grant select on all tables in schema {} to {}").format(published, role)
             )
             version = publish_version(conn, build_id)
+            if before_commit is not None:
+                before_commit()
             conn.commit()
         except Exception as exc:
             conn.rollback()
@@ -142,7 +156,7 @@ def publish(warehouse: Warehouse, build_id: str, token: str) -> tuple[int, dict[
             PREVIOUS_SCHEMA,
         )
     with connect(warehouse.url) as conn:
-        rows = _row_counts(conn, PUBLISHED_SCHEMA)
+        rows = row_counts(conn, PUBLISHED_SCHEMA)
     return int(version), rows
 
 
@@ -194,7 +208,8 @@ def _schema_exists(conn, schema: str) -> bool:
     return row is not None
 
 
-def _row_counts(conn, schema: str) -> dict[str, int]:
+def row_counts(conn, schema: str) -> dict[str, int]:
+    """Rows of every table in ``schema``."""
     tables = conn.execute(
         "select table_name from information_schema.tables"
         " where table_schema = %s and table_type = 'BASE TABLE' order by table_name",

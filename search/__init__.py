@@ -2,7 +2,9 @@
 
 Public entry points: ``SearchQuery``, ``SearchPage``, ``SearchBackend``,
 ``MAX_QUERY_LENGTH``, ``MAX_OFFSET``, ``MAX_LIMIT`` and ``search_backend(settings)``
-for the API.
+for the API; for the chain, the index step ``run_index(warehouse, options, sink)``,
+``pending_index_swap(warehouse, candidate)`` (the publish's index swap) and
+``SEARCH_DBT_SELECTION`` (the dbt selection that rebuilds the search artifacts).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from search.base import (
     SearchPage,
     SearchQuery,
 )
+from search.errors import IndexBuildError, SearchError
+from search.index import SEARCH_DBT_SELECTION, IndexSwap, pending_index_swap, run_index
 
 
 def search_backend(settings: Settings) -> SearchBackend:
@@ -33,8 +37,14 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_OFFSET",
     "MAX_QUERY_LENGTH",
+    "SEARCH_DBT_SELECTION",
+    "IndexBuildError",
+    "IndexSwap",
     "SearchBackend",
+    "SearchError",
     "SearchPage",
     "SearchQuery",
+    "pending_index_swap",
+    "run_index",
     "search_backend",
 ]

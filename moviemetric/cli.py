@@ -153,7 +153,7 @@ def run(
         bool, typer.Option(help="Backfill and rebuild everything instead of incrementally.")
     ] = False,
 ) -> None:
-    """Run the pipeline once: load -> transform (dbt build, test, publish)."""
+    """Run the pipeline once: load -> transform (dbt build, test) -> index -> publish."""
     from scheduler import run_chain
 
     warehouse = open_warehouse(get_settings())
@@ -247,18 +247,39 @@ def transform(
         ),
     ] = False,
 ) -> None:
-    """dbt build (every model and test), then publish the artifacts if all passed."""
-    from transform import connection_exports, run_transform
+    """dbt build (every model and test) -> search index -> publish, if every test passed."""
+    from scheduler import TRANSFORM_STEPS, run_chain
+    from transform import connection_exports
 
     warehouse = open_warehouse(get_settings())
     if print_connection:
         typer.echo(connection_exports(warehouse))
         return
     with TerminalSink() as sink:
-        result = run_transform(
-            warehouse, StepOptions(full_refresh=full_refresh, select=select), sink
+        run_chain(
+            warehouse,
+            steps=TRANSFORM_STEPS,
+            options=StepOptions(full_refresh=full_refresh, select=select),
+            sink=sink,
+            on_step=lambda result: typer.echo(str(result)),
         )
-    typer.echo(result.summary)
+
+
+@app.command()
+@_one_line_errors
+def index() -> None:
+    """Rebuild the search index from the published data.
+
+    Meilisearch (MEILI_URL set): a fresh index, swapped in for the live one at once.
+
+    PostgreSQL: dbt rebuilds the search artifacts alone and publishes them as a new data
+    version, the other artifacts carried over.
+    """
+    from scheduler import run_index_rebuild
+
+    warehouse = open_warehouse(get_settings())
+    with TerminalSink() as sink:
+        run_index_rebuild(warehouse, sink=sink, on_step=lambda result: typer.echo(str(result)))
 
 
 @app.command()

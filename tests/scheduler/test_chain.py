@@ -1,4 +1,7 @@
-"""`moviemetric run`: load -> transform once, as a user runs it; a failed step stops the chain."""
+"""`moviemetric run`: load -> transform -> index -> publish once, as a user runs it.
+
+A failed step stops the chain.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ def test_run_loads_then_publishes_and_a_failed_load_stops_the_chain(database_url
         done = moviemetric_run(**env)
         assert done.returncode == 0, done.stderr
         steps = [line.split(":", 1)[0] for line in done.stdout.splitlines()]
-        assert steps == ["load", "transform"]
+        assert steps == ["load", "transform", "index", "publish"]
         assert published_version(database_url) == 1
         with psycopg.connect(database_url) as conn:
             query = "select count(*) from artifacts.search_documents"

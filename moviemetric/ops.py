@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
@@ -54,6 +55,24 @@ SCHEDULER_LEADER_LOCK_KEY = 0x6D6D5F63726F6E  # "mm_cron": the one scheduler tha
 DATA_VERSION_QUERY = sql.SQL("select version, published_at, build_id from {}.data_version").format(
     sql.Identifier(OPS_SCHEMA)
 )
+
+# The run queue's queries for every caller, sync or async (the API as its role may run
+# exactly these; the scheduler's own claim and record queries live in scheduler.queue).
+REQUEST_RUN_QUERY = sql.SQL("select {}.request_run(%s, %s, %s)").format(
+    sql.Identifier(OPS_SCHEMA)
+)  # (kind, requested_by, scheduled_for or None) -> the run's id
+_RUN_STATUS_COLUMNS = (
+    "id, kind, status, requested_by, requested_at, scheduled_for,"
+    " started_at, ended_at, error, steps"
+)
+RUN_STATUS_QUERY = sql.SQL(
+    "select " + _RUN_STATUS_COLUMNS + " from {}.pipeline_run_status where id = %s"
+).format(sql.Identifier(OPS_SCHEMA))  # (id,) -> one row or none
+RECENT_RUNS_QUERY = sql.SQL(
+    "select " + _RUN_STATUS_COLUMNS + " from {}.pipeline_run_status"
+    " where %(status)s::text is null or status = %(status)s"
+    " order by requested_at desc, id desc limit %(limit)s"
+).format(sql.Identifier(OPS_SCHEMA))  # {"status": str | None, "limit": int}, newest first
 
 
 class WarehouseBusyError(MovieMetricError):
@@ -199,6 +218,13 @@ def _create_pipeline_runs(conn: psycopg.Connection) -> None:
                         message = format('unknown kind of run %L', request_run.kind),
                         hint = 'known kinds: ' || {known};
                 end if;
+                if request_run.requested_by is null
+                    or request_run.requested_by not in ({requesters}) then
+                    raise exception using
+                        errcode = '22023',
+                        message = format('unknown requester %L', request_run.requested_by),
+                        hint = 'known requesters: ' || {known_requesters};
+                end if;
                 perform pg_advisory_xact_lock({lock_key});
                 if request_run.scheduled_for is not null then
                     select run.id into run_id from {ops}.pipeline_runs as run
@@ -232,6 +258,8 @@ def _create_pipeline_runs(conn: psycopg.Connection) -> None:
             ops=ops,
             kinds=_sql_list(RUN_KINDS),
             known=sql.Literal(", ".join(RUN_KINDS)),
+            requesters=_sql_list(RUN_REQUESTERS),
+            known_requesters=sql.Literal(", ".join(RUN_REQUESTERS)),
             lock_key=sql.Literal(RUN_REQUEST_LOCK_KEY),
             channel=sql.Literal(RUNS_CHANNEL),
         )
@@ -337,6 +365,21 @@ def publish_version(conn: psycopg.Connection, build_id: str) -> int:
     ).fetchone()
     cursor.execute("select pg_notify(%s, %s)", (PUBLISH_CHANNEL, str(version)))
     return int(version)
+
+
+def request_run(
+    conn: psycopg.Connection,
+    kind: str,
+    requested_by: str,
+    scheduled_for: datetime | None = None,
+) -> int:
+    """Queue a run (``ops.request_run``): its id, or the id of the queued run covering it."""
+    with conn.transaction():
+        cursor = conn.cursor(row_factory=tuple_row)
+        (run_id,) = cursor.execute(
+            REQUEST_RUN_QUERY, (kind, requested_by, scheduled_for)
+        ).fetchone()
+    return int(run_id)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from moviemetric.ops import OPS_SCHEMA, RUNS_CHANNEL
+from moviemetric.ops import OPS_SCHEMA, RUNS_CHANNEL, request_run
 from moviemetric.steps import StepResult
 
 LAPSED_ERROR = "lease lapsed: the process running it stopped"
@@ -54,12 +54,7 @@ def enqueue(
 
     ``scheduled_for`` is a cron fire time: a fire time is queued at most once per kind.
     """
-    with conn.transaction():
-        row = conn.execute(
-            sql.SQL("select {}.request_run(%s, %s, %s)").format(sql.Identifier(OPS_SCHEMA)),
-            (kind, requested_by, scheduled_for),
-        ).fetchone()
-    return int(row[0])
+    return request_run(conn, kind, requested_by, scheduled_for)
 
 
 def fail_lapsed(conn: psycopg.Connection) -> list[int]:

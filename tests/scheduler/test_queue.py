@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from moviemetric.ops import API_ROLE, prepare_warehouse
+from moviemetric.ops import (
+    API_ROLE,
+    RECENT_RUNS_QUERY,
+    REQUEST_RUN_QUERY,
+    RUN_STATUS_QUERY,
+    prepare_warehouse,
+)
 from moviemetric.steps import StepResult
 from scheduler import queue
 
@@ -41,6 +47,18 @@ def test_the_api_role_may_only_request_runs_and_read_their_status(runs_url: str)
             (run_id,),
         ).fetchone()
         assert status == ("compute:all", "queued", "admin")
+        # the queries the admin API runs
+        (index_run,) = conn.execute(REQUEST_RUN_QUERY, ("index", "admin", None)).fetchone()
+        assert conn.execute(RUN_STATUS_QUERY, (index_run,)).fetchone()[:3] == (
+            index_run,
+            "index",
+            "queued",
+        )
+        assert conn.execute(RUN_STATUS_QUERY, (10**9,)).fetchone() is None
+        recent = conn.execute(RECENT_RUNS_QUERY, {"status": None, "limit": 10}).fetchall()
+        assert [r[0] for r in recent] == [index_run, run_id]
+        queued = conn.execute(RECENT_RUNS_QUERY, {"status": "running", "limit": 10}).fetchall()
+        assert queued == []
         forbidden = (
             "insert into ops.pipeline_runs (kind, requested_by) values ('ingest', 'admin')",
             "update ops.pipeline_runs set status = 'succeeded'",
@@ -53,8 +71,8 @@ def test_the_api_role_may_only_request_runs_and_read_their_status(runs_url: str)
                 conn.execute(statement)
         with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown kind of run"):
             conn.execute("select ops.request_run('drop-everything', 'admin')")
-        with pytest.raises(psycopg.errors.CheckViolation):
-            conn.execute("select ops.request_run('index', 'mallory')")
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown requester"):
+            conn.execute("select ops.request_run('index', 'mallory')")  # even if deduped
 
 
 def test_public_cannot_request_runs(runs_url: str) -> None:

@@ -14,29 +14,12 @@ import psycopg
 import pytest
 from dlt.common.versioned_state import decompress_state
 
-from ingest import run_load
 from ingest.sandbox import Sandbox
-from moviemetric.config import get_settings
-from moviemetric.warehouse import open_warehouse
+from tests.sandbox_loads import load_sandbox
 
 CATALOG_DATE = date(2026, 1, 15)
 # what may differ between two states of one layout (digits of a version or a hash)
 STATE_SLACK = 64
-
-
-def load_sandbox(
-    monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, url: str, home: Path
-) -> dict[str, object]:
-    for name, value in {
-        "DATABASE_URL": url,
-        "MOVIEMETRIC_HOME": str(home),
-        "TMDB_BASE_URL": sandbox.base_url,
-        "TMDB_API_KEY": sandbox.api_key,
-        "TMDB_REQUESTS_PER_SECOND": "100000",
-    }.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    return run_load(open_warehouse(get_settings())).details
 
 
 def stored_state(url: str) -> tuple[int, int, dict]:

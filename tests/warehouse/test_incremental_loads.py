@@ -18,12 +18,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ingest import run_load
 from ingest.sandbox import Sandbox
 from ingest.sandbox.catalog import DAILY_FIELDS
-from moviemetric.config import get_settings
 from moviemetric.warehouse import open_warehouse
 from tests.conftest import create_database, drop_database
+from tests.sandbox_loads import load_sandbox
 from tests.warehouse.conftest import Warehouse, warehouse_settings
 from tests.warehouse.raw_fixture import RawCatalog, load_raw, make_catalog
 from transform import run_transform
@@ -36,19 +35,6 @@ LATE_MOVIE_ID = 999_999  # snapshotted a day before its details are loaded
 # nothing else about it does: before /movie/changes listed status changes, an incremental
 # load of this day kept the movie's status of the day before.
 SANDBOX_MOVIES, SANDBOX_SEED, SANDBOX_DAY = 1000, 7, date(2026, 1, 15)
-
-
-def _load_sandbox(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, url: str, home: Path) -> None:
-    for name, value in {
-        "DATABASE_URL": url,
-        "MOVIEMETRIC_HOME": str(home),
-        "TMDB_BASE_URL": sandbox.base_url,
-        "TMDB_API_KEY": sandbox.api_key,
-        "TMDB_REQUESTS_PER_SECOND": "100000",
-    }.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    run_load(open_warehouse(get_settings()))
 
 
 def _raw_rows(url: str, table: str, where: str = "", *, drop: tuple[str, ...] = ()) -> list:
@@ -80,12 +66,12 @@ def test_an_incremental_load_of_a_day_holds_what_a_backfill_of_that_day_holds(
     backfilled, incremental = make_database(), make_database()
     with Sandbox(movies=SANDBOX_MOVIES, seed=SANDBOX_SEED, catalog_date=day) as sandbox:
         catalog = sandbox.catalog
-        _load_sandbox(monkeypatch, sandbox, backfilled, tmp_path / "backfilled")
+        load_sandbox(monkeypatch, sandbox, backfilled, tmp_path / "backfilled")
     with Sandbox(movies=SANDBOX_MOVIES, seed=SANDBOX_SEED, catalog_date=previous) as sandbox:
-        _load_sandbox(monkeypatch, sandbox, incremental, tmp_path / "incremental")
+        load_sandbox(monkeypatch, sandbox, incremental, tmp_path / "incremental")
         sandbox.advance(days=1)
         sandbox.reset_counts()
-        _load_sandbox(monkeypatch, sandbox, incremental, tmp_path / "incremental")
+        load_sandbox(monkeypatch, sandbox, incremental, tmp_path / "incremental")
         refetched = sandbox.request_counts["/movie/{movie_id}"]
 
     # the day is one the test is about: some dated movie's status changed overnight

@@ -33,6 +33,7 @@ from scheduler.service import (
     SchedulerService,
     latest_fire_time,
     options_for,
+    run_kind,
     steps_for,
 )
 from tests.warehouse.raw_fixture import load_raw, make_catalog
@@ -59,7 +60,7 @@ def execute(warehouse, kind, on_step):
 settings = Settings(database_url=url, run_lease_seconds=5)
 crons = {"ingest": CronTrigger(second="*", timezone="UTC")} if mode == "cron" else {}
 service = SchedulerService(
-    open_warehouse(settings), settings, execute=execute, crons=crons,
+    open_warehouse(settings), settings, execute=None if mode == "real" else execute, crons=crons,
     poll_seconds=0.5, leader_retry_seconds=0.5, misfire_grace_seconds=5,
 )
 service.run_until_signalled(echo=lambda line: print(line, flush=True))
@@ -119,7 +120,7 @@ def runs_url(make_database) -> str:
 
 def scalar(url: str, query: str, params: tuple = ()) -> object:
     with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchone()[0]
+        return conn.execute(query, params or None).fetchone()[0]
 
 
 def wait_until(condition, timeout: float = 30, what: str = "the condition") -> None:
@@ -325,3 +326,45 @@ def test_a_queued_compute_run_goes_through_the_real_chain(
     assert transform["models"] > 0 and transform["tests"] > 0
     assert version == 1
     assert recorded[-1]["version"] == 1
+
+
+def published_state(url: str) -> tuple:
+    """The data version, its build and the published schema's identity."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select version, build_id, (select oid from pg_namespace where nspname = 'artifacts')"
+            " from ops.data_version"
+        ).fetchone()
+
+
+def test_kill_9_during_the_transform_fails_the_run_and_leaves_the_published_data(
+    make_database, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = make_database()
+    load_raw(url, make_catalog(movies=120, days=8, seed=4), tmp_path / "dlt")
+    settings = Settings(database_url=url)
+    run_kind(open_warehouse(settings), "compute:all")
+    before = published_state(url)
+    assert before[0] == 1
+
+    killed = Service(url, "real")
+    try:
+        killed.wait_for("runs: claimed from ops.pipeline_runs")
+        with psycopg.connect(url, autocommit=True) as conn:
+            run_id = queue.enqueue(conn, "compute:all", "admin")
+        building = (
+            "select count(*) > 0 from pg_stat_activity"
+            " where datname = current_database() and application_name like 'moviemetric-build-%'"
+        )
+        wait_until(lambda: scalar(url, building), 120, "dbt's build sessions")
+    finally:
+        killed.kill()  # kill -9 in the middle of dbt build
+    successor = Service(url, "fast")
+    try:
+        query = "select status from ops.pipeline_runs where id = %s"
+        wait_until(lambda: scalar(url, query, (run_id,)) == "failed", 30, "the lapsed run")
+    finally:
+        successor.kill()
+    error = scalar(url, "select error from ops.pipeline_runs where id = %s", (run_id,))
+    assert error == queue.LAPSED_ERROR
+    assert published_state(url) == before

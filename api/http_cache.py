@@ -18,7 +18,7 @@ from api.cache import CACHE_CONTROL, CachedResponse, ResponseCache
 from api.metrics import ROUTE_SCOPE_KEY, route_template
 from api.versions import DataVersionTracker
 
-CACHEABLE_PREFIXES = ("/movies", "/analytics/")
+CACHEABLE_PREFIXES = ("/movies", "/search", "/analytics/")
 MAX_QUERY_BYTES = 1024  # longer query strings are served, not cached
 
 

@@ -8,6 +8,7 @@ little more than the lookup.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable
@@ -19,19 +20,21 @@ from api.cache import ResponseCache
 from api.database import api_database_url, create_pool
 from api.docs import install_docs
 from api.errors import install_exception_handlers
+from api.genres import KnownGenres
 from api.head import HeadAsGet
 from api.http_cache import ResponseCacheMiddleware
 from api.lineage import LineageSite
 from api.metrics import ApiMetrics, MetricsMiddleware
-from api.routes import analytics, movies, system
+from api.routes import analytics, movies, search, system
 from api.routes.params import single_valued_query
 from api.versions import DataVersionTracker
 from moviemetric.config import Settings
+from search import search_backend
 
 DESCRIPTION = """Read-only API over MovieMetric's published warehouse (schema `artifacts`).
 
-Responses of `/movies` and `/analytics` are cached until the next publish (header
-`X-Cache: hit|miss`) and carry an `ETag` (send `If-None-Match` for a 304) and
+Responses of `/movies`, `/search` and `/analytics` are cached until the next publish
+(header `X-Cache: hit|miss`) and carry an `ETag` (send `If-None-Match` for a 304) and
 `Cache-Control`.
 Errors are `{"detail": ...}`; a bad parameter gets a 422 naming it; `limit` is 1 to 100;
 a query parameter takes one value (given twice, it is a 422 naming it). `HEAD` works
@@ -59,13 +62,21 @@ def create_app(settings: Settings) -> FastAPI:
     metrics = ApiMetrics()
     cache = ResponseCache.from_settings(settings, metrics)
 
+    genres = KnownGenres()
+    refreshes: set[asyncio.Task] = set()
+
     def on_version_change(version: int | None) -> None:
         cache.forget_local()
         metrics.data_version.set(-1 if version is None else version)
+        if version is not None and not pool.closed:
+            task = asyncio.create_task(genres.refresh(pool, version))
+            refreshes.add(task)
+            task.add_done_callback(refreshes.discard)
 
     versions = DataVersionTracker(conninfo, on_change=on_version_change)
     pool = create_pool(conninfo)
     metrics.watch_pool(pool.get_stats)
+    backend = search_backend(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,12 +84,14 @@ def create_app(settings: Settings) -> FastAPI:
         if versions.unpublished is None:
             # Fill the pool now; with nothing published it opens at its first use instead.
             await pool.open(wait=False)
+            await genres.refresh(pool, versions.version)
         try:
             yield
         finally:
             await versions.stop()
             await pool.close()
             await cache.close()
+            await backend.close()
 
     app = MovieMetricApi(
         title="MovieMetric API",
@@ -94,8 +107,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.cache = cache
     app.state.versions = versions
     app.state.metrics = metrics
+    app.state.search = backend
+    app.state.genres = genres
 
     app.include_router(movies.router)
+    app.include_router(search.router)
     app.include_router(analytics.router)
     app.include_router(system.router)
     app.mount("/lineage", LineageSite(settings.lineage_dir), name="lineage")

@@ -31,6 +31,23 @@ class MoviesPublic(BaseModel):
     offset: int
 
 
+class SearchFacetsPublic(BaseModel):
+    """Counts over every match of the search, not only the page's."""
+
+    genres: dict[str, int] = Field(description="Matches per genre name, most first.")
+    decades: dict[str, int] = Field(
+        description='Matches per release decade (its first year, e.g. "1990"), oldest first.'
+    )
+
+
+class SearchResultsPublic(BaseModel):
+    items: list[MovieSummaryPublic] = Field(description="The page's matches, best first.")
+    total: int = Field(description="Movies matching the query and filters.")
+    limit: int
+    offset: int
+    facets: SearchFacetsPublic
+
+
 class MovieTrendingPositionPublic(BaseModel):
     """The movie's place in the latest trending list, when it is in it."""
 

@@ -15,7 +15,6 @@ help: catalog lookups see the renamed schemas while the snapshot is still the ol
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any, Literal, get_args
 
 from psycopg import AsyncConnection, sql
@@ -48,10 +47,6 @@ def _movie_summary(stats_from: str = "movie") -> sql.Composed:
         "{stats}.vote_average, {stats}.vote_count, {stats}.popularity, movie.poster_path"
     ).format(stats=sql.Identifier(stats_from))
 
-
-# A `genre` of ASCII digits is a TMDB genre id (at most 18 digits: it fits a bigint); any
-# other value, such as "²" (a digit to str.isdigit) or "١٨", is a name that matches no genre.
-GENRE_ID = re.compile(r"[0-9]{1,18}")
 
 # `sort` values of GET /movies and the movie_catalog column each sorts by: the value
 # sorts ascending, "-" and the value descending; nulls come last and movie_id breaks
@@ -142,10 +137,19 @@ async def data_version_readable(conn: AsyncConnection) -> bool:
     return bool(row and row["exists"])
 
 
+async def list_known_genres(conn: AsyncConnection) -> list[dict]:
+    """Every genre of the published catalog (``genre_stats_daily`` has a row for each
+    genre on each day): id and name, by name."""
+    query = sql.SQL(
+        "select distinct genre_id, genre_name from {table} order by genre_name, genre_id"
+    ).format(table=GENRE_STATS_DAILY)
+    return await _all(conn, query, {})
+
+
 async def list_movies(
     conn: AsyncConnection,
     *,
-    genre: str | None,
+    genre_id: int | None,
     year: int | None,
     min_rating: float | None,
     sort: str,
@@ -155,18 +159,9 @@ async def list_movies(
     """One page of catalog movies and the number matching the filters (also past the end)."""
     conditions: list[sql.Composable] = []
     params: dict[str, Any] = {"limit": limit, "offset": offset}
-    if genre is not None:
-        if GENRE_ID.fullmatch(genre):
-            conditions.append(sql.SQL("movie.genre_ids @> array[%(genre_id)s::bigint]"))
-            params["genre_id"] = int(genre)
-        else:
-            conditions.append(
-                sql.SQL(
-                    "exists (select from unnest(movie.genres) as genre_name "
-                    "where lower(genre_name) = lower(%(genre)s))"
-                )
-            )
-            params["genre"] = genre
+    if genre_id is not None:
+        conditions.append(sql.SQL("movie.genre_ids @> array[%(genre_id)s::bigint]"))
+        params["genre_id"] = genre_id
     if year is not None:
         conditions.append(sql.SQL("movie.release_year = %(year)s"))
         params["year"] = year

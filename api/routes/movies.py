@@ -14,7 +14,12 @@ from api.models import (
     RecommendationsPublic,
     TrendingMoviesPublic,
 )
-from api.routes.params import UNAVAILABLE_RESPONSES, DateParam, LimitParam
+from api.routes.params import (
+    UNAVAILABLE_RESPONSES,
+    DateParam,
+    KnownGenreParam,
+    LimitParam,
+)
 
 router = APIRouter(
     prefix="/movies",
@@ -33,18 +38,7 @@ def _not_found(movie_id: int) -> HTTPException:
 @router.get("", response_model=MoviesPublic)
 async def list_movies(
     db: DbDep,
-    genre: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=100,
-            pattern=r"^[^\x00-\x1f]+$",
-            description=(
-                "Genre name (any case, e.g. `drama`) or TMDB genre id (ASCII digits, e.g. "
-                "`18`). A value matching no genre gives an empty list, not an error."
-            ),
-        ),
-    ] = None,
+    genre: KnownGenreParam,
     year: Annotated[int | None, Query(ge=1800, le=2200, description="Release year.")] = None,
     min_rating: Annotated[
         float | None,
@@ -58,7 +52,7 @@ async def list_movies(
 ) -> MoviesPublic:
     items, total = await repositories.list_movies(
         db,
-        genre=genre,
+        genre_id=None if genre is None else genre.genre_id,
         year=year,
         min_rating=min_rating,
         sort=sort,

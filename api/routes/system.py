@@ -39,6 +39,7 @@ INDEX_LINKS = {
     "movie": "/movies/{movie_id}",
     "recommendations": "/movies/{movie_id}/recommendations",
     "trending": "/movies/trending",
+    "search": "/search",
     "top_genres": "/analytics/top-genres",
     "ratings_by_decade": "/analytics/ratings-by-decade",
 }

@@ -71,6 +71,11 @@ REQUESTS = (
     "/analytics/top-genres?sort=avg_rating&limit=5",
     "/analytics/top-genres?date=2026-01-15&sort=new_release_count",
     "/analytics/top-genres?date=2020-01-01",
+    # GET /search (PostgreSQL backend)
+    "/search?q=the%20silent",
+    "/search?q=silnet&limit=5",
+    "/search?genre=drama&decade=1990&limit=5",
+    "/search?q=night&min_rating=6&language=en&limit=5&offset=2",
     # Not served yet (docs/design.md section 6 lists it): its 404 is the baseline.
     "/analytics/genre-stats",
     "/analytics/genre-stats?from=2026-01-15&to=2026-01-17&genre=Drama",
@@ -97,6 +102,9 @@ REQUESTS = (
     "/movies/938/recommendations?limit=1000",
     "/analytics/top-genres?sort=bogus",
     "/analytics/top-genres?date=yesterday",
+    "/search?genre=Space%20Opera",
+    "/search?q=" + "x" * 201,
+    "/search?offset=10001",
 )
 
 

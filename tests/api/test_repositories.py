@@ -56,6 +56,8 @@ def published_reads(monkeypatch: pytest.MonkeyPatch) -> list[Statement]:
         ("/analytics/top-genres", 200),
         ("/analytics/top-genres?date=2000-01-01", 200),
         ("/analytics/ratings-by-decade", 200),
+        ("/search", 200),
+        ("/search?q=the%20silnet&genre=drama&decade=2020&offset=5000", 200),
     ],
 )
 async def test_a_request_reads_the_published_data_in_one_statement(

@@ -103,9 +103,20 @@ async def test_list_movies_page_past_the_end_still_has_the_filtered_total(client
     assert dramas > 0
 
 
-async def test_list_movies_unknown_genre_is_empty(client):
-    body = (await client.get("/movies", params={"genre": "Space Opera"})).json()
-    assert body["items"] == [] and body["total"] == 0
+@pytest.mark.parametrize("genre", ["Space Opera", "999999", "²", "dramas"])
+async def test_list_movies_unknown_genre_is_a_422_listing_the_known_ones(client, warehouse, genre):
+    known = [
+        row["genre_name"]
+        for row in warehouse.execute(
+            "select distinct genre_name from artifacts.genre_stats_daily order by genre_name"
+        )
+    ]
+    response = await client.get("/movies", params={"genre": genre})
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["query", "genre"]
+    assert error["msg"].endswith("known genres: " + ", ".join(known))
+    assert "Drama" in known
 
 
 async def test_get_movie_has_the_summary_fields_then_keywords_stats_and_trending(client, warehouse):

@@ -352,9 +352,9 @@ class SchedulerService:
                         conn.execute("select 1")  # a lost connection has lost the lock
                     if self._is_leader.is_set():
                         self._prune(conn)
-                except psycopg.Error as exc:
+                except Exception as exc:  # the warehouse went away, or a bug: retry
                     if self._is_leader.is_set():
-                        log.warning("scheduler %s lost the lead: %s", self.owner, exc)
+                        log.warning("scheduler %s lost the lead: %s", self.owner, _describe(exc))
                     self._is_leader.clear()
                     if conn is not None:
                         conn.close()
@@ -388,8 +388,8 @@ class SchedulerService:
                     if self._claim_and_run(conn):
                         continue  # look for the next run at once
                     self._wait(conn)
-                except psycopg.Error as exc:
-                    log.warning("scheduler worker: %s; reconnecting", exc)
+                except Exception as exc:  # the warehouse went away, or a bug: retry
+                    log.warning("scheduler worker: %s; reconnecting", _describe(exc))
                     if conn is not None:
                         conn.close()
                     conn = None
@@ -454,14 +454,22 @@ class SchedulerService:
         ).start()
         while not done.wait(0.2):
             if self._stopping.is_set():
-                queue.finish(conn, run.id, error=INTERRUPTED_ERROR)
+                self._finish(conn, run.id, INTERRUPTED_ERROR)
                 log.warning("run %d (%s) %s", run.id, run.kind, INTERRUPTED_ERROR)
                 return
-        queue.finish(conn, run.id, error=outcome["error"])
+        self._finish(conn, run.id, outcome["error"])
         if outcome["error"] is None:
             log.info("run %d (%s) succeeded", run.id, run.kind)
         else:
             log.error("run %d (%s) failed: %s", run.id, run.kind, outcome["error"])
+
+    def _finish(self, conn: psycopg.Connection, run_id: int, error: str | None) -> None:
+        """Record the verdict, on a fresh connection if the worker's broke meanwhile."""
+        try:
+            queue.finish(conn, run_id, error=error)
+        except psycopg.OperationalError:
+            with self._warehouse.connect(autocommit=True) as fresh:
+                queue.finish(fresh, run_id, error=error)
 
     def _renew(self, run: queue.Run, done: threading.Event) -> None:
         """Renew the lease every third of it until the run ends; a failed renewal retries."""

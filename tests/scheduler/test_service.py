@@ -31,6 +31,7 @@ from scheduler import chain, queue
 from scheduler.service import (
     INTERRUPTED_ERROR,
     SchedulerService,
+    StepFailedError,
     latest_fire_time,
     options_for,
     run_kind,
@@ -368,3 +369,26 @@ def test_kill_9_during_the_transform_fails_the_run_and_leaves_the_published_data
     error = scalar(url, "select error from ops.pipeline_runs where id = %s", (run_id,))
     assert error == queue.LAPSED_ERROR
     assert published_state(url) == before
+
+
+def test_an_index_run_is_the_chains_index_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    index = fake_step("index", calls)
+
+    def rebuild(warehouse, *, sink, on_step):
+        result = index(warehouse, None, sink)
+        on_step(result)
+        return [result]
+
+    monkeypatch.setattr(chain, "run_index_rebuild", rebuild, raising=False)
+    warehouse = open_warehouse(Settings(database_url="postgresql://unused@127.0.0.1/unused"))
+    seen: list[str] = []
+    results = run_kind(warehouse, "index", on_step=lambda result: seen.append(result.step))
+    assert [result.step for result in results] == seen == ["index"]
+
+    def broken(warehouse, *, sink, on_step):
+        raise MovieMetricError("Meilisearch is unreachable")
+
+    monkeypatch.setattr(chain, "run_index_rebuild", broken, raising=False)
+    with pytest.raises(StepFailedError, match="step index failed: Meilisearch is unreachable"):
+        run_kind(warehouse, "index")

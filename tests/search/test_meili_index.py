@@ -14,7 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from moviemetric.config import Settings
-from search import MAX_LIMIT, MAX_OFFSET, IndexBuildError
+from search import MAX_LIMIT, MAX_OFFSET, IndexBuildError, IndexSwap
 from search.meili import INDEX_SETTINGS, LIVE_INDEX, MeiliIndexer
 from tests.search.meili_server import FakeMeili, task_error
 
@@ -259,3 +259,23 @@ def test_stale_build_indexes_are_deleted_but_not_the_live_one(meili: FakeMeili) 
 
     assert sorted(meili.indexes) == [LIVE_INDEX, "other_index"]
     assert meili.calls("GET", "/indexes")[0].query == {"limit": ["1000"]}
+
+
+def test_a_publish_failing_after_the_swap_swaps_the_old_index_back(
+    meili: FakeMeili, candidate_url: str
+) -> None:
+    old = _live_index_with_old_documents(meili)
+    builder = indexer(meili)
+    uid = builder.new_uid("commit")
+    builder.build(candidate_url, SCHEMA, uid)
+
+    with pytest.raises(RuntimeError), IndexSwap(builder, uid) as swap:
+        swap.swap_in()
+        assert len(meili.documents(LIVE_INDEX)) == 7
+        raise RuntimeError("the publish commit failed")
+
+    assert meili.documents(LIVE_INDEX) == old
+    assert sorted(meili.indexes) == [LIVE_INDEX]
+    assert [call.body for call in meili.calls("POST", "/swap-indexes")] == [
+        [{"indexes": [LIVE_INDEX, uid]}]
+    ] * 2

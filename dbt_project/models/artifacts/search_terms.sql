@@ -1,5 +1,6 @@
--- The vocabulary of title words: what a query word is corrected to
--- (search_term_variants) and what a half-typed last word can complete to.
+-- The vocabulary of title words, what a query word can be corrected to
+-- (search_term_variants derives from it). A half-typed last word needs no table:
+-- the GIN index of search_index answers prefix queries itself.
 {{
     config(
         indexes=[

@@ -22,6 +22,7 @@ from types import TracebackType
 
 from psycopg import sql
 
+from moviemetric.ops import DATA_VERSION_QUERY, publish_version
 from moviemetric.steps import Candidate, NullSink, ProgressSink, StepOptions, StepResult, utc_now
 from moviemetric.warehouse import PUBLISHED_SCHEMA, Warehouse
 from search.errors import IndexBuildError
@@ -85,12 +86,20 @@ def _meili_index(
         indexer.delete(uid)
         raise
     indexer.delete(uid)  # it holds the replaced documents now
+    # What /search answers changed: a new data version retires every cached answer
+    # (the published tables and their build stay as they are).
+    with warehouse.connect() as conn:
+        (build_id,) = conn.execute(DATA_VERSION_QUERY).fetchone()[2:]
+        version = publish_version(conn, build_id or "")
     return StepResult(
         step="index",
         started_at=started,
         ended_at=utc_now(),
         rows=rows,
-        summary=f"rebuilt Meilisearch index {LIVE_INDEX!r}: {where}, swapped in",
+        version=version,
+        summary=(
+            f"rebuilt Meilisearch index {LIVE_INDEX!r}: {where}, swapped in; data version {version}"
+        ),
         details=details,
     )
 

@@ -91,6 +91,9 @@ INDEX_SETTINGS: dict[str, Any] = {
     "pagination": {"maxTotalHits": MAX_OFFSET + MAX_LIMIT},
 }
 
+# a search waits this long for Meilisearch, then answers 503 (index builds wait longer)
+SEARCH_TIMEOUT_SECONDS = 2.0
+
 _LANGUAGE = re.compile(r"[a-z]{2}")  # ISO 639-1, as the catalog stores it
 
 
@@ -195,7 +198,7 @@ class MeiliSearch:
     name = "meilisearch"
 
     def __init__(self, settings: Settings) -> None:
-        self._client = meili_client(settings)
+        self._client = meili_client(settings, timeout=SEARCH_TIMEOUT_SECONDS)
         self._index = self._client.index(LIVE_INDEX)
 
     async def search(

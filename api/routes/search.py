@@ -7,15 +7,18 @@ the movie shape of ``/movies``, read with the same select list.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from api.deps import DbDep, require_published
 from api.models import SearchFacetsPublic, SearchResultsPublic
 from api.repositories import _movie_summary
 from api.routes.params import UNAVAILABLE_RESPONSES, KnownGenreParam
-from search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY_LENGTH, SearchQuery
+from search import MAX_LIMIT, MAX_OFFSET, MAX_QUERY_LENGTH, SearchError, SearchQuery
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(
     prefix="/search",
@@ -83,7 +86,14 @@ async def search_movies(
         limit=limit,
         offset=offset,
     )
-    page = await request.app.state.search.search(db, query, item_columns=ITEM_COLUMNS)
+    try:
+        page = await request.app.state.search.search(db, query, item_columns=ITEM_COLUMNS)
+    except SearchError as exc:
+        # Meilisearch down, slow or without its index: the engine's fault, not the request's
+        log.warning("GET /search: %s", exc)
+        raise HTTPException(
+            status_code=503, detail=f"search unavailable: {exc}", headers={"retry-after": "5"}
+        ) from None
     return SearchResultsPublic(
         items=page.items,
         total=page.total,

@@ -142,6 +142,9 @@ def test_moviemetric_index_rebuilds_from_the_published_data_and_swaps_at_once(
     assert result.exit_code == 0, result.output
     (line,) = [line for line in result.output.splitlines() if line.startswith("index: ")]
     assert "from artifacts, swapped in" in line
-    assert _state(url) == before  # the same data: no new version
+    # the same tables and build, a new data version: cached /search answers retire
+    version, build_id, schema = _state(url)
+    assert (version, build_id, schema) == (before[0] + 1, before[1], before[2])
+    assert line.endswith(f"data version {version}") or f"data version {version}" in line
     assert len(meili.documents(LIVE_INDEX)) == _documents(url)
     assert sorted(meili.indexes) == [LIVE_INDEX]

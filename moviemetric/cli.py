@@ -111,6 +111,8 @@ def _stop_cleanly_on_sigterm() -> None:
     Python's default for SIGTERM ends the process at once, skipping ``atexit``: the
     embedded PostgreSQL would be left running. uvicorn restores this handler and
     re-raises the signal after its own graceful shutdown, so ``serve`` ends here too.
+    ``scheduler`` (``SchedulerService.run_until_signalled``) takes SIGTERM and SIGINT
+    over while it runs, to stop its threads first, and puts this handler back.
     """
 
     def interrupt(signum: int, frame: object) -> None:
@@ -227,6 +229,34 @@ def serve(
         port=settings.api_port if port is None else port,
         announce=lambda url: typer.echo(listening_message(url)),
     )
+
+
+@app.command()
+@_one_line_errors
+def scheduler() -> None:
+    """The scheduler service: cron enqueues runs, its worker runs the queue.
+
+    Prints its schedule and next fire times (UTC), then runs until SIGTERM or SIGINT:
+    it stops claiming, fails a running run as interrupted and exits within 10 s.
+
+    MOVIEMETRIC_SCHEDULE_INGEST (default '0 2 * * *') and
+    MOVIEMETRIC_SCHEDULE_FULL_REFRESH (default '0 4 * * mon') set the cron; any number of
+    replicas may run: one fires cron, and all of them run queued runs one at a time.
+    """
+    from scheduler import SchedulerService
+
+    settings = get_settings()
+    service = SchedulerService(open_warehouse(settings), settings)
+    _log_own_progress()
+    service.run_until_signalled(echo=lambda line: typer.echo(line))
+    typer.echo("scheduler: stopped")
+
+
+def _log_own_progress() -> None:
+    """A service's log is its output: our own info lines too, on the terminal."""
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == "moviemetric-terminal" and handler.level > logging.INFO:
+            handler.setLevel(logging.INFO)
 
 
 @app.command()

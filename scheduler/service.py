@@ -36,7 +36,6 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 
 from moviemetric.config import Settings
 from moviemetric.errors import MovieMetricError
@@ -46,9 +45,11 @@ from moviemetric.ops import (
     SCHEDULER_LEADER_LOCK_KEY,
     prepare_warehouse,
 )
+from moviemetric.schedule import CRON_SETTINGS, cron_expressions, cron_trigger
 from moviemetric.steps import NullSink, ProgressSink, StepOptions, StepResult, utc_now
 from moviemetric.warehouse import Warehouse, redact
 from scheduler import chain, queue
+from search import SEARCH_DBT_SELECTION
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +58,28 @@ INTERRUPTED_ERROR = "interrupted: the scheduler was stopped while the run was wo
 OnStep = Callable[[StepResult], None]
 Execute = Callable[[Warehouse, str, OnStep], list[StepResult]]
 
-# The dbt selection of each compute kind: the artifact, what it is built from and what
-# depends on it, and the catalog (the API joins every artifact's movies to it, so it is
-# rebuilt from the same marts). Artifacts outside a selection are carried over as
-# published (transform's publish copies them into the build).
+# The dbt selection of each compute kind: the artifact with everything it is built from,
+# and the catalog with the search artifacts built from it (the API joins every
+# artifact's movies to the catalog, and the run's index step reads the search
+# artifacts). Ancestors only (``+name``), never descendants (``name+``): a descendant
+# selection selects tests directly, including singular tests that also read artifacts
+# outside the selection (``assert_ratings_within_0_and_10`` reads all four), which then
+# fail on a build that lacks them. Transform adds ``--indirect-selection cautious``, so
+# each model's tests come with it unless they read a model left out. None of the four
+# artifacts has a model built from it but the search ones. Artifacts outside a
+# selection are carried over as published (transform's publish copies them in).
+_CATALOG_AND_SEARCH = tuple(SEARCH_DBT_SELECTION.split())
+COMPUTE_ARTIFACT_MODELS = {
+    "trending": "movie_trending_daily",
+    "genre-stats": "genre_stats_daily",
+    "ratings-by-decade": "ratings_by_decade",
+    "recommendations": "movie_recommendations",
+}
 COMPUTE_SELECTIONS: dict[str, str | None] = {
-    "compute:trending": "+movie_trending_daily+ +movie_catalog+",
-    "compute:genre-stats": "+genre_stats_daily+ +movie_catalog+",
-    "compute:ratings-by-decade": "+ratings_by_decade+ +movie_catalog+",
-    "compute:recommendations": "+movie_recommendations+ +movie_catalog+",
+    **{
+        f"compute:{artifact}": " ".join(f"+{name}" for name in (model, *_CATALOG_AND_SEARCH))
+        for artifact, model in COMPUTE_ARTIFACT_MODELS.items()
+    },
     "compute:all": None,
 }
 
@@ -152,29 +166,6 @@ def run_kind(
         ) from exc
 
 
-def _cron_trigger(expression: str, variable: str) -> CronTrigger:
-    """A five-field crontab in UTC; weekdays by name, never by number.
-
-    APScheduler numbers weekdays from Monday = 0, where cron has Sunday = 0, so
-    ``0 4 * * 1`` would silently run on Tuesdays: numbers are refused.
-    """
-    fields = expression.split()
-    if len(fields) == 5 and any(
-        char.isdigit() for item in fields[4].split(",") for char in item.split("/")[0]
-    ):
-        raise SchedulerError(
-            f"{variable}={expression!r}: write the weekday by name (mon, tue, ..., sun), "
-            "not by number (cron and APScheduler number weekdays differently)"
-        )
-    try:
-        return CronTrigger.from_crontab(expression, timezone=UTC)
-    except ValueError as exc:
-        raise SchedulerError(
-            f"{variable}={expression!r} is not a cron expression ({exc}); "
-            "use five fields in UTC, e.g. '0 2 * * *', and weekday names ('mon')"
-        ) from exc
-
-
 def latest_fire_time(trigger: BaseTrigger, now: datetime, grace: float) -> datetime | None:
     """The latest fire time of ``trigger`` at or before ``now``, within ``grace`` s."""
     latest = None
@@ -213,20 +204,14 @@ class SchedulerService:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
         if crons is None:
-            crons = {
-                "ingest": settings.schedule_ingest_cron,
-                "full-refresh": settings.schedule_full_refresh_cron,
-            }
-        variables = {
-            "ingest": "MOVIEMETRIC_SCHEDULE_INGEST",
-            "full-refresh": "MOVIEMETRIC_SCHEDULE_FULL_REFRESH",
-        }
+            crons = cron_expressions(settings)
+        variables = {kind: variable for kind, (_, variable) in CRON_SETTINGS.items()}
         self._crons: dict[str, tuple[str, BaseTrigger]] = {}
         for kind, cron in crons.items():
             if kind not in RUN_KINDS:
                 raise SchedulerError(f"cannot schedule unknown kind of run {kind!r}")
             if isinstance(cron, str):
-                trigger = _cron_trigger(cron, variables.get(kind, kind))
+                trigger = cron_trigger(cron, variables.get(kind, kind))
                 self._crons[kind] = (f"cron {cron!r} UTC", trigger)
             else:
                 self._crons[kind] = (str(cron), cron)

@@ -274,7 +274,7 @@ def test_each_kind_maps_to_chain_steps_and_options(monkeypatch: pytest.MonkeyPat
     assert options_for("full-refresh").full_refresh
     assert not options_for("ingest").full_refresh
     assert options_for("compute:all").select is None
-    assert "+movie_recommendations+" in options_for("compute:recommendations").select
+    assert "+movie_recommendations " in options_for("compute:recommendations").select
     with pytest.raises(MovieMetricError, match="unknown kind of run"):
         steps_for("compute:everything")
 

@@ -1,4 +1,5 @@
-"""Dependencies routes declare by intent: ``DbDep``, ``PoolDep``, ``CacheDep``, ``VersionsDep``;
+"""Dependencies routes declare by intent: ``DbDep``, ``PoolDep``, ``CacheDep``, ``VersionsDep``,
+``SettingsDep``, ``RunsDep``;
 ``require_published`` guards the routers that read published data."""
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.cache import ResponseCache
 from api.errors import NothingPublished
+from api.runs import RunsSummary
 from api.versions import DataVersionTracker
+from moviemetric.config import Settings
 
 
 def get_pool(request: Request) -> AsyncConnectionPool:
@@ -27,6 +30,14 @@ async def get_db(request: Request) -> AsyncIterator[AsyncConnection]:
 
 def get_cache(request: Request) -> ResponseCache:
     return request.app.state.cache
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_runs(request: Request) -> RunsSummary:
+    return request.app.state.runs
 
 
 def get_versions(request: Request) -> DataVersionTracker:
@@ -45,3 +56,5 @@ DbDep = Annotated[AsyncConnection, Depends(get_db)]
 PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
 CacheDep = Annotated[ResponseCache, Depends(get_cache)]
 VersionsDep = Annotated[DataVersionTracker, Depends(get_versions)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RunsDep = Annotated[RunsSummary, Depends(get_runs)]

@@ -25,8 +25,9 @@ from api.head import HeadAsGet
 from api.http_cache import ResponseCacheMiddleware
 from api.lineage import LineageSite
 from api.metrics import ApiMetrics, MetricsMiddleware
-from api.routes import analytics, movies, search, system
+from api.routes import admin, analytics, movies, search, system
 from api.routes.params import single_valued_query
+from api.runs import RunsSummary
 from api.versions import DataVersionTracker
 from moviemetric.config import Settings
 from search import search_backend
@@ -39,6 +40,9 @@ Responses of `/movies`, `/search` and `/analytics` are cached until the next pub
 Errors are `{"detail": ...}`; a bad parameter gets a 422 naming it; `limit` is 1 to 100;
 a query parameter takes one value (given twice, it is a 422 naming it). `HEAD` works
 wherever `GET` does. A movie has the same fields, in the same order, in every response.
+
+`/admin` (runs: request them, watch them) wants `Authorization: Bearer
+<MOVIEMETRIC_ADMIN_TOKEN>` and is off while that is unset; it is never cached.
 """
 
 
@@ -76,6 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
     versions = DataVersionTracker(conninfo, on_change=on_version_change)
     pool = create_pool(conninfo)
     metrics.watch_pool(pool.get_stats)
+    runs = RunsSummary(pool)
+    metrics.watch_runs(lambda: runs.value)
     backend = search_backend(settings)
 
     @contextlib.asynccontextmanager
@@ -109,11 +115,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics
     app.state.search = backend
     app.state.genres = genres
+    app.state.runs = runs
 
     app.include_router(movies.router)
     app.include_router(search.router)
     app.include_router(analytics.router)
     app.include_router(system.router)
+    app.include_router(admin.router)
     app.mount("/lineage", LineageSite(settings.lineage_dir), name="lineage")
     install_docs(app)
     install_exception_handlers(app)

@@ -6,13 +6,20 @@
 - ``moviemetric_api_cache_hits_total`` / ``..._misses_total`` per layer (l1, redis, memory),
   ``..._cache_errors_total`` per backend;
 - ``moviemetric_api_pool_*`` gauges read from the connection pool at scrape time;
-- ``moviemetric_api_data_version``: the published version this process serves.
+- ``moviemetric_api_data_version``: the published version this process serves;
+- the pipeline runs, from the view ``ops.pipeline_run_status`` (``api.runs``), read at
+  scrape time (at most every few seconds): ``moviemetric_run_last_success_timestamp_seconds``
+  per kind, ``moviemetric_run_step_duration_seconds`` per kind and step (its last success),
+  ``moviemetric_run_step_failures`` per step (in the retained history; ``stopped``: runs
+  that failed between steps, interrupted or with a lapsed lease),
+  ``moviemetric_run_queue_depth`` (queued runs) and ``moviemetric_runs_running``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -41,6 +48,50 @@ class PoolStatsCollector(Collector):
         stats = self._read_stats()
         for key, name, documentation in self._GAUGES:
             yield GaugeMetricFamily(name, documentation, value=stats.get(key, 0))
+
+
+class RunsCollector(Collector):
+    """The run metrics from the last runs summary read (``api.runs.RunsSummary.value``);
+    nothing before the first read."""
+
+    def __init__(self, read_summary: Callable[[], dict[str, Any] | None]) -> None:
+        self._read_summary = read_summary
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        summary = self._read_summary()
+        if summary is None:
+            return
+        last_success = GaugeMetricFamily(
+            "moviemetric_run_last_success_timestamp_seconds",
+            "When the last successful run of each kind ended (Unix time).",
+            labels=("kind",),
+        )
+        for kind, ended_at in sorted(summary["last_success"].items()):
+            last_success.add_metric((kind,), ended_at.timestamp())
+        yield last_success
+        durations = GaugeMetricFamily(
+            "moviemetric_run_step_duration_seconds",
+            "How long each step took in the last run of each kind where it succeeded.",
+            labels=("kind", "step"),
+        )
+        for kind, step, seconds in sorted(summary["step_seconds"]):
+            durations.add_metric((kind, step), seconds)
+        yield durations
+        failures = GaugeMetricFamily(
+            "moviemetric_run_step_failures",
+            "Failed steps in the retained run history, by step "
+            "(stopped: runs that failed between steps, interrupted or with a lapsed lease).",
+            labels=("step",),
+        )
+        for step, count in sorted(summary["step_failures"].items()):
+            failures.add_metric((step,), count)
+        yield failures
+        yield GaugeMetricFamily(
+            "moviemetric_run_queue_depth", "Runs queued, not yet claimed.", value=summary["queued"]
+        )
+        yield GaugeMetricFamily(
+            "moviemetric_runs_running", "Runs running now.", value=summary["running"]
+        )
 
 
 class ApiMetrics:
@@ -87,6 +138,9 @@ class ApiMetrics:
 
     def watch_pool(self, read_stats: Callable[[], dict[str, int]]) -> None:
         self.registry.register(PoolStatsCollector(read_stats))
+
+    def watch_runs(self, read_summary: Callable[[], dict[str, Any] | None]) -> None:
+        self.registry.register(RunsCollector(read_summary))
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         labels = (route, method, status)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class MovieSummaryPublic(BaseModel):
@@ -118,6 +119,26 @@ class GenreStatsPublic(BaseModel):
     items: list[GenreStatPublic]
 
 
+class GenreStatDayPublic(GenreStatPublic):
+    """A genre's statistics on one day: one point of its daily series."""
+
+    stat_date: dt.date
+
+
+class GenreStatSeriesPublic(BaseModel):
+    """The daily series of a window of days, by day then genre name."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    first_date: dt.date | None = Field(
+        alias="from", description="The window's first day; null when nothing is published."
+    )
+    last_date: dt.date | None = Field(
+        alias="to", description="The window's last day; null when nothing is published."
+    )
+    items: list[GenreStatDayPublic]
+
+
 class DecadeRatingPublic(BaseModel):
     decade: int
     movie_count: int
@@ -154,10 +175,36 @@ class DataVersionHealthPublic(ComponentHealthPublic):
     )
 
 
+class LastRunPublic(BaseModel):
+    id: int
+    kind: str
+    status: str = Field(description="queued, running, succeeded or failed.")
+    ended_at: dt.datetime | None = None
+
+
+class RunsHealthPublic(ComponentHealthPublic):
+    """degraded when the last successful ingest (or full refresh) ended longer ago than
+    twice the ingest cron period; with none recorded, when the data is that old."""
+
+    last_run: LastRunPublic | None = Field(
+        default=None, description="The most recently requested run."
+    )
+    last_ingest_succeeded_at: dt.datetime | None = Field(
+        default=None, description="When the last successful ingest or full-refresh run ended."
+    )
+    ingest_period_seconds: float | None = Field(
+        default=None, description="The longest gap between two fires of the ingest cron."
+    )
+    source_freshness: Any = Field(
+        default=None, description="The source freshness the last run that checked it recorded."
+    )
+
+
 class HealthComponentsPublic(BaseModel):
     warehouse: ComponentHealthPublic
     cache: CacheHealthPublic
     data_version: DataVersionHealthPublic
+    runs: RunsHealthPublic
 
 
 class HealthPublic(BaseModel):
@@ -178,3 +225,47 @@ class IndexPublic(BaseModel):
 
 class ErrorPublic(BaseModel):
     detail: str
+
+
+class JobAcceptedPublic(BaseModel):
+    job_id: int = Field(description="The queued run's id (an equal queued run's, if any).")
+
+
+class JobStepPublic(BaseModel):
+    """One step of a run, as the scheduler recorded it when the step ended."""
+
+    step: str
+    status: str = Field(description="succeeded or failed.")
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    seconds: float | None = None
+    rows: dict[str, int] = Field(default_factory=dict, description="Rows per table.")
+    models: int = Field(default=0, description="dbt models built.")
+    tests: int = Field(default=0, description="dbt data and unit tests passed.")
+    version: int | None = Field(default=None, description="The data version it published.")
+    freshness: Any = None
+    summary: str = ""
+    error: str | None = None
+
+
+class JobPublic(BaseModel):
+    """A run: queued, running, succeeded or failed, with each finished step."""
+
+    job_id: int
+    kind: str
+    status: str = Field(description="queued, running, succeeded or failed.")
+    requested_by: str = Field(description="cron, admin or cli.")
+    requested_at: dt.datetime
+    scheduled_for: dt.datetime | None = Field(default=None, description="Its cron fire time.")
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    seconds: float | None = Field(default=None, description="From start to end (or to now).")
+    rows: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="Rows per table, by step."
+    )
+    error: str | None = None
+    steps: list[JobStepPublic]
+
+
+class JobsPublic(BaseModel):
+    items: list[JobPublic] = Field(description="Newest first.")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from api.main import create_app
+from moviemetric.config import Settings
 from tests.api.conftest import running
 
 pytestmark = pytest.mark.anyio
@@ -99,6 +102,8 @@ async def test_index_links_every_part_of_the_api(client, warehouse):
         linked = await client.get(path.format(movie_id=movie_id))
         if name == "lineage":  # served once `moviemetric docs` built it
             assert linked.status_code == 404 and "moviemetric docs" in linked.json()["detail"]
+        elif name.startswith("admin_"):  # off: no MOVIEMETRIC_ADMIN_TOKEN (test_admin.py)
+            assert linked.status_code in (403, 405), (name, path)
         else:
             assert linked.status_code == 200, (name, path)
     assert response.headers["cache-control"] == "public, max-age=60"
@@ -177,3 +182,141 @@ async def test_metrics_label_docs_routes_and_mounted_apps_by_their_path(client):
     ]:
         labels = f'method="{method}",route="{route}",status="{status}"'
         assert f"moviemetric_api_requests_total{{{labels}}} {count}.0" in text, labels
+
+
+def insert_run(warehouse, kind: str, status: str, *, ended_ago: str | None, steps=()) -> int:
+    """A run row as the scheduler leaves it; tests delete what they insert."""
+    return warehouse.execute(
+        "insert into ops.pipeline_runs"
+        " (kind, status, requested_by, requested_at, started_at, ended_at, steps)"
+        " values (%s, %s, 'admin', now() - %s::interval - interval '1 minute',"
+        " now() - %s::interval - interval '1 minute', now() - %s::interval, %s::jsonb)"
+        " returning id",
+        (
+            kind,
+            status,
+            ended_ago or "0 s",
+            ended_ago or "0 s",
+            ended_ago,
+            json.dumps(list(steps)),
+        ),
+    ).fetchone()["id"]
+
+
+def step(name: str, status: str = "succeeded", seconds: float = 1.0, **extra) -> dict:
+    return {"step": name, "status": status, "seconds": seconds, "rows": {}, **extra}
+
+
+@pytest.fixture
+def runs_restored(warehouse):
+    """The session's dataset has no runs; whatever a test inserts is deleted after it."""
+    yield warehouse
+    warehouse.execute("delete from ops.pipeline_runs")
+
+
+async def test_health_shows_the_last_run_and_degrades_when_ingest_is_older_than_two_periods(
+    runs_restored, published_url
+):
+    warehouse = runs_restored
+    freshness = {"status": "pass", "max_loaded_at": "2026-01-17T00:00:00+00:00"}
+    loaded = step("load", freshness=freshness)
+    stale = insert_run(warehouse, "ingest", "succeeded", ended_ago="3 days", steps=[loaded])
+    daily = Settings(database_url=published_url)  # ingest at 02:00 every day
+    async with running(create_app(daily)) as client:
+        response = await client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    runs = body["components"]["runs"]
+    assert body["status"] == "degraded"
+    assert runs["status"] == "degraded"
+    assert "stale data: the last successful ingest run ended" in runs["detail"]
+    assert runs["ingest_period_seconds"] == 86400
+    assert runs["last_run"]["id"] == stale
+    assert (runs["last_run"]["kind"], runs["last_run"]["status"]) == ("ingest", "succeeded")
+    assert runs["last_run"]["ended_at"] is not None
+    assert runs["last_ingest_succeeded_at"] is not None
+    assert runs["source_freshness"] == freshness
+    assert body["components"]["data_version"]["age_seconds"] >= 0
+
+    weekly = Settings(database_url=published_url, schedule_ingest_cron="0 2 * * mon")
+    async with running(create_app(weekly)) as client:
+        body = (await client.get("/health")).json()
+    assert body["components"]["runs"]["status"] == "ok"
+    assert body["components"]["runs"]["ingest_period_seconds"] == 7 * 86400
+
+    # a failed run since does not refresh the data; a successful one does
+    failed = insert_run(warehouse, "ingest", "failed", ended_ago="1 hour")
+    async with running(create_app(daily)) as client:
+        runs = (await client.get("/health")).json()["components"]["runs"]
+    assert runs["status"] == "degraded"
+    assert (runs["last_run"]["id"], runs["last_run"]["status"]) == (failed, "failed")
+    insert_run(warehouse, "full-refresh", "succeeded", ended_ago="1 hour")
+    async with running(create_app(daily)) as client:
+        body = (await client.get("/health")).json()
+    assert body["components"]["runs"]["status"] == "ok"
+    assert body["status"] == "ok"
+
+
+async def test_health_without_runs_judges_the_published_datas_age(runs_restored, published_url):
+    async with running(create_app(Settings(database_url=published_url))) as client:
+        runs = (await client.get("/health")).json()["components"]["runs"]
+    assert runs["status"] == "ok"  # published minutes ago, no run recorded
+    assert runs["last_run"] is None and runs["last_ingest_succeeded_at"] is None
+    every_minute = Settings(database_url=published_url, schedule_ingest_cron="* * * * *")
+    runs_restored.execute(
+        "update ops.data_version set published_at = published_at - interval '3 minutes'"
+    )
+    try:
+        async with running(create_app(every_minute)) as client:
+            runs = (await client.get("/health")).json()["components"]["runs"]
+    finally:
+        runs_restored.execute(
+            "update ops.data_version set published_at = published_at + interval '3 minutes'"
+        )
+    assert runs["status"] == "degraded"
+    assert "no ingest run succeeded yet, and the data was published" in runs["detail"]
+
+
+async def test_metrics_export_the_runs_from_the_ops_tables(runs_restored, published_url):
+    warehouse = runs_restored
+    insert_run(
+        warehouse,
+        "ingest",
+        "succeeded",
+        ended_ago="2 hours",
+        steps=[step("load", seconds=4.0), step("transform", seconds=30.0)],
+    )
+    latest = insert_run(
+        warehouse,
+        "ingest",
+        "succeeded",
+        ended_ago="1 hour",
+        steps=[step("load", seconds=2.5), step("transform", seconds=20.0)],
+    )
+    insert_run(
+        warehouse,
+        "compute:trending",
+        "failed",
+        ended_ago="30 minutes",
+        steps=[step("transform", "failed", error="dbt test x failed")],
+    )
+    insert_run(warehouse, "compute:all", "failed", ended_ago="20 minutes")  # interrupted
+    warehouse.execute(
+        "insert into ops.pipeline_runs (kind, requested_by) values ('index', 'admin'),"
+        " ('compute:all', 'admin')"
+    )
+    ended_at = warehouse.execute(
+        "select extract(epoch from ended_at) as at from ops.pipeline_runs where id = %s", (latest,)
+    ).fetchone()["at"]
+    async with running(create_app(Settings(database_url=published_url))) as client:
+        text = (await client.get("/metrics")).text
+    last_success = 'moviemetric_run_last_success_timestamp_seconds{kind="ingest"} '
+    (line,) = [line for line in text.splitlines() if line.startswith(last_success)]
+    assert float(line.removeprefix(last_success)) == pytest.approx(float(ended_at), abs=0.01)
+    assert 'moviemetric_run_last_success_timestamp_seconds{kind="compute:trending"}' not in text
+    assert 'moviemetric_run_step_duration_seconds{kind="ingest",step="load"} 2.5' in text
+    assert 'moviemetric_run_step_duration_seconds{kind="ingest",step="transform"} 20.0' in text
+    assert 'moviemetric_run_step_failures{step="transform"} 1.0' in text
+    assert 'moviemetric_run_step_failures{step="stopped"} 1.0' in text
+    assert "moviemetric_run_queue_depth 2.0" in text
+    assert "moviemetric_runs_running 0.0" in text

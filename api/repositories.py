@@ -278,6 +278,49 @@ async def list_genre_stats(
     return stat_day, _items(rows, "genre_id", "stat_day", "position")
 
 
+async def list_genre_stats_series(
+    conn: AsyncConnection,
+    *,
+    first_day: dt.date | None,
+    last_day: dt.date | None,
+    genre_id: int | None,
+    max_days: int,
+) -> tuple[dt.date | None, dt.date | None, list[dict]]:
+    """The window of days (``first_day`` to ``last_day``, ends included; None when nothing
+    is published) and every genre's statistics on each of its days, by day then genre.
+
+    A missing ``last_day`` is the latest published day, but no more than ``max_days``
+    days from ``first_day``; a missing ``first_day`` is ``max_days`` days back from
+    ``last_day``. Both given, the caller has checked the span.
+    """
+    genre_filter = sql.SQL("and genre_id = %(genre_id)s") if genre_id is not None else sql.SQL("")
+    query = sql.SQL(
+        "with last_day as ("
+        "select coalesce(%(last_day)s::date, greatest(%(first_day)s::date, least("
+        "(select max(stat_date) from {table}), %(first_day)s::date + %(span)s::integer))) as day), "
+        "stat_window as ("
+        "select coalesce(%(first_day)s::date, last_day.day - %(span)s::integer) as first_day, "
+        "last_day.day as last_day from last_day) "
+        "select stat_window.first_day as window_first_day, "
+        "stat_window.last_day as window_last_day, page.* from stat_window "
+        "left join lateral ("
+        "select stat_date, genre_id, genre_name, movie_count, rated_movie_count, avg_rating, "
+        "total_votes, avg_popularity, new_release_count from {table} "
+        "where stat_date between stat_window.first_day and stat_window.last_day {genre_filter}"
+        ") as page on true "
+        "order by page.stat_date, page.genre_name, page.genre_id"
+    ).format(table=GENRE_STATS_DAILY, genre_filter=genre_filter)
+    params = {
+        "first_day": first_day,
+        "last_day": last_day,
+        "genre_id": genre_id,
+        "span": max_days - 1,
+    }
+    rows = await _all(conn, query, params)
+    window = rows[0]["window_first_day"], rows[0]["window_last_day"]
+    return *window, _items(rows, "genre_id", "window_first_day", "window_last_day")
+
+
 async def list_ratings_by_decade(conn: AsyncConnection) -> list[dict]:
     query = sql.SQL(
         "select decade, movie_count, rated_movie_count, avg_rating, weighted_rating, total_votes "

@@ -1,15 +1,17 @@
-"""``/analytics``: genre stats of a day and ratings by decade."""
+"""``/analytics``: genre stats of a day, their daily series, and ratings by decade."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.exceptions import RequestValidationError
 
 from api import repositories
 from api.deps import DbDep, require_published
-from api.models import DecadeRatingsPublic, GenreStatsPublic
-from api.routes.params import UNAVAILABLE_RESPONSES, DateParam, LimitParam
+from api.models import DecadeRatingsPublic, GenreStatSeriesPublic, GenreStatsPublic
+from api.routes.params import UNAVAILABLE_RESPONSES, DateParam, KnownGenreParam, LimitParam
 
 router = APIRouter(
     prefix="/analytics",
@@ -30,6 +32,74 @@ async def top_genres(
 ) -> GenreStatsPublic:
     day, items = await repositories.list_genre_stats(db, day=date, sort=sort, limit=limit)
     return GenreStatsPublic(date=day, items=items)
+
+
+# The longest window of /analytics/genre-stats: a year of daily points (about 20 genres a
+# day, so some 7,000 items at most), enough for a chart and bounded for the cache.
+GENRE_STATS_MAX_DAYS = 366
+
+
+def _window_error(parameter: str, message: str, value: dt.date) -> RequestValidationError:
+    return RequestValidationError(
+        [
+            {
+                "type": "invalid_window",
+                "loc": ("query", parameter),
+                "msg": message,
+                "input": value.isoformat(),
+            }
+        ]
+    )
+
+
+@router.get("/genre-stats", response_model=GenreStatSeriesPublic)
+async def genre_stats(
+    db: DbDep,
+    genre: KnownGenreParam,
+    first_day: Annotated[
+        dt.date | None,
+        Query(
+            alias="from",
+            description=(
+                f"First day (YYYY-MM-DD), included; default: {GENRE_STATS_MAX_DAYS - 1} "
+                "days before `to`."
+            ),
+        ),
+    ] = None,
+    last_day: Annotated[
+        dt.date | None,
+        Query(
+            alias="to",
+            description=(
+                "Last day (YYYY-MM-DD), included; default: the latest published day, or "
+                f"the last of {GENRE_STATS_MAX_DAYS} days from `from` if that is earlier. "
+                f"A window is at most {GENRE_STATS_MAX_DAYS} days (more is a 422)."
+            ),
+        ),
+    ] = None,
+) -> GenreStatSeriesPublic:
+    """The daily series for charts: each genre's statistics on each day of the window."""
+    if first_day is not None and last_day is not None:
+        if first_day > last_day:
+            raise _window_error(
+                "from", f"must be on or before `to` ({last_day.isoformat()})", first_day
+            )
+        days = (last_day - first_day).days + 1
+        if days > GENRE_STATS_MAX_DAYS:
+            raise _window_error(
+                "to",
+                f"the window from {first_day.isoformat()} is {days} days; at most "
+                f"{GENRE_STATS_MAX_DAYS}: move `to` or `from` closer",
+                last_day,
+            )
+    first, last, items = await repositories.list_genre_stats_series(
+        db,
+        first_day=first_day,
+        last_day=last_day,
+        genre_id=None if genre is None else genre.genre_id,
+        max_days=GENRE_STATS_MAX_DAYS,
+    )
+    return GenreStatSeriesPublic(first_date=first, last_date=last, items=items)
 
 
 @router.get("/ratings-by-decade", response_model=DecadeRatingsPublic)

@@ -76,9 +76,11 @@ REQUESTS = (
     "/search?q=silnet&limit=5",
     "/search?genre=drama&decade=1990&limit=5",
     "/search?q=night&min_rating=6&language=en&limit=5&offset=2",
-    # Not served yet (docs/design.md section 6 lists it): its 404 is the baseline.
     "/analytics/genre-stats",
     "/analytics/genre-stats?from=2026-01-15&to=2026-01-17&genre=Drama",
+    "/analytics/genre-stats?from=2026-01-16&genre=18",
+    "/analytics/genre-stats?to=2026-01-15",
+    "/analytics/genre-stats?from=2020-01-01&to=2020-01-31",
     "/analytics/ratings-by-decade",
     # 404
     "/movies/999999",
@@ -102,6 +104,10 @@ REQUESTS = (
     "/movies/938/recommendations?limit=1000",
     "/analytics/top-genres?sort=bogus",
     "/analytics/top-genres?date=yesterday",
+    "/analytics/genre-stats?from=2026-01-17&to=2026-01-15",
+    "/analytics/genre-stats?from=2025-01-01&to=2026-01-17",
+    "/analytics/genre-stats?from=2026-02-30",
+    "/analytics/genre-stats?genre=Space%20Opera",
     "/search?genre=Space%20Opera",
     "/search?q=" + "x" * 201,
     "/search?offset=10001",

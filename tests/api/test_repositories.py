@@ -55,6 +55,8 @@ def published_reads(monkeypatch: pytest.MonkeyPatch) -> list[Statement]:
         ("/movies/999999999/recommendations", 404),
         ("/analytics/top-genres", 200),
         ("/analytics/top-genres?date=2000-01-01", 200),
+        ("/analytics/genre-stats", 200),
+        ("/analytics/genre-stats?from=2000-01-01&genre=drama", 200),
         ("/analytics/ratings-by-decade", 200),
         ("/search", 200),
         ("/search?q=the%20silnet&genre=drama&decade=2020&offset=5000", 200),

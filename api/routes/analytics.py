@@ -37,6 +37,10 @@ async def top_genres(
 # The longest window of /analytics/genre-stats: a year of daily points (about 20 genres a
 # day, so some 7,000 items at most), enough for a chart and bounded for the cache.
 GENRE_STATS_MAX_DAYS = 366
+# Days a window may start or end on: far enough for any catalog, and a default `from`
+# computed back from `to` stays a date Python can hold.
+GENRE_STATS_FIRST_DAY = dt.date(1900, 1, 1)
+GENRE_STATS_LAST_DAY = dt.date(2199, 12, 31)
 
 
 def _window_error(parameter: str, message: str, value: dt.date) -> RequestValidationError:
@@ -60,6 +64,8 @@ async def genre_stats(
         dt.date | None,
         Query(
             alias="from",
+            ge=GENRE_STATS_FIRST_DAY,
+            le=GENRE_STATS_LAST_DAY,
             description=(
                 f"First day (YYYY-MM-DD), included; default: {GENRE_STATS_MAX_DAYS - 1} "
                 "days before `to`."
@@ -70,10 +76,13 @@ async def genre_stats(
         dt.date | None,
         Query(
             alias="to",
+            ge=GENRE_STATS_FIRST_DAY,
+            le=GENRE_STATS_LAST_DAY,
             description=(
                 "Last day (YYYY-MM-DD), included; default: the latest published day, or "
                 f"the last of {GENRE_STATS_MAX_DAYS} days from `from` if that is earlier. "
-                f"A window is at most {GENRE_STATS_MAX_DAYS} days (more is a 422)."
+                f"A window is at most {GENRE_STATS_MAX_DAYS} days (more is a 422), "
+                f"between {GENRE_STATS_FIRST_DAY} and {GENRE_STATS_LAST_DAY}."
             ),
         ),
     ] = None,

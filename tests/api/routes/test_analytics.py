@@ -163,6 +163,7 @@ async def test_genre_stats_from_alone_long_ago_is_a_bounded_window(client):
         ({"from": "2026-01-17", "to": "2026-01-15"}, "from", "on or before `to`"),
         ({"from": "2024-12-31", "to": "2026-01-01"}, "to", f"at most {GENRE_STATS_MAX_DAYS}"),
         ({"to": "2026-01-99"}, "to", "valid date"),
+        ({"to": "0001-01-01"}, "to", "greater than or equal to 1900-01-01"),
         ({"genre": "Space Opera"}, "genre", "known genres: Action"),
     ],
 )

@@ -213,3 +213,13 @@ async def test_a_warehouse_without_the_run_queue_is_a_503_saying_what_to_start(
             response = await client.request(method, path, headers=AUTH)
             assert response.status_code == 503, response.text
             assert "moviemetric scheduler" in response.json()["detail"]
+
+
+async def test_the_token_is_checked_before_any_parameter(admin: httpx.AsyncClient) -> None:
+    for method, path in (
+        ("POST", "/admin/compute/everything"),
+        ("GET", "/admin/jobs?limit=0"),
+        ("GET", "/admin/jobs/abc"),
+    ):
+        assert (await admin.request(method, path)).status_code == 401, path
+        assert (await admin.request(method, path, headers=AUTH)).status_code == 422, path

@@ -59,6 +59,7 @@ INDEX_LINKS = {
 
 HEALTH_POOL_TIMEOUT_SECONDS = 2.0
 INGEST_CRON_VARIABLE = CRON_SETTINGS["ingest"][1]
+RUNS_NOT_READ = "not read: the warehouse is unavailable or nothing is published yet"
 
 
 @router.get("/", response_model=IndexPublic, summary="Links to the parts of the API")
@@ -116,7 +117,10 @@ async def health(
         else:
             _describe_version(data_version, row, serving=versions.version)
 
-    runs_health = await _runs_health(runs, settings, data_version.published_at)
+    if warehouse.status == "ok" and versions.unpublished is None:
+        runs_health = await _runs_health(runs, settings, data_version.published_at)
+    else:  # no pool connection to wait for: the API role may not be able to take one
+        runs_health = RunsHealthPublic(status="unavailable", detail=RUNS_NOT_READ)
     cache_problem = await cache.health()
     cache_health = CacheHealthPublic(
         status="degraded" if cache_problem else "ok",
@@ -204,11 +208,13 @@ async def _runs_health(
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text."}},
 )
-async def metrics(request: Request, runs: RunsDep) -> Response:
+async def metrics(request: Request, runs: RunsDep, versions: VersionsDep) -> Response:
     """Prometheus text: the API's own metrics and the pipeline runs' (read at scrape time,
-    at most every few seconds; a warehouse that cannot answer leaves the last read)."""
-    with contextlib.suppress(*WAREHOUSE_DOWN, psycopg.Error):
-        await runs.get(timeout=HEALTH_POOL_TIMEOUT_SECONDS)
+    at most every few seconds, once something is published; a warehouse that cannot
+    answer leaves the last read)."""
+    if versions.unpublished is None:
+        with contextlib.suppress(*WAREHOUSE_DOWN, psycopg.Error):
+            await runs.get(timeout=HEALTH_POOL_TIMEOUT_SECONDS)
     return Response(
         generate_latest(request.app.state.metrics.registry),
         media_type=CONTENT_TYPE_LATEST,

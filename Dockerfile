@@ -29,10 +29,14 @@ ENV PATH=/opt/moviemetric/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MOVIEMETRIC_HOME=/var/lib/moviemetric \
     MOVIEMETRIC_DBT_PROJECT_DIR=/app/dbt_project \
-    DBT_SEND_ANONYMOUS_USAGE_STATS=false
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    DBT_TARGET_PATH=/var/lib/moviemetric/dbt/target-analyst \
+    DBT_LOG_PATH=/var/lib/moviemetric/dbt/logs-analyst
 # MOVIEMETRIC_HOME (dlt state, dbt target and logs, the docs site) is the only folder the
 # processes write; docker-compose.yml mounts a named volume there, which takes this
-# folder's owner on first use.
+# folder's owner on first use. /app is read-only to them: the pipeline gives dbt its
+# target and log paths under MOVIEMETRIC_HOME, and DBT_TARGET_PATH / DBT_LOG_PATH do the
+# same for `moviemetric dbt ...` by hand.
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/moviemetric \
         --create-home --shell /usr/sbin/nologin moviemetric
 COPY --from=builder /opt/moviemetric /opt/moviemetric

@@ -33,6 +33,10 @@ def _stages() -> list[list[tuple[str, str]]]:
     return stages
 
 
+def final_stage() -> list[tuple[str, str]]:
+    return _stages()[-1]
+
+
 def builder_copies() -> list[str]:
     """The repository paths the builder stage copies in to `pip install .`."""
     sources = []

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.conftest import REPO_ROOT
-from tests.deploy.test_dockerfile import builder_copies
+from tests.deploy.test_dockerfile import builder_copies, final_stage
 
 pytestmark = pytest.mark.slow
 
 # What the compose stack runs: serve (api), scheduler, run and docs (bootstrap).
 STACK_COMMANDS = {"serve", "scheduler", "run", "docs"}
+IMAGE_HOME = "/var/lib/moviemetric"
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,49 @@ def test_the_deploy_scripts_import_with_the_installed_core(image_venv, tmp_path)
         assert result.returncode == 0, f"{script}: {result.stderr}"
 
 
-def test_dbt_runs_from_the_venv(image_venv, tmp_path):
-    result = _run(image_venv, str(image_venv / "bin" / "dbt"), "--version", cwd=tmp_path)
+def _image_env(home: Path, app: Path) -> dict[str, str]:
+    """The final stage's ENV, its /var/lib/moviemetric and /app moved to ``home``, ``app``."""
+    env = {}
+    for instruction, arguments in final_stage():
+        if instruction == "ENV":
+            for assignment in arguments.split():
+                name, _, value = assignment.partition("=")
+                if name != "PATH":
+                    env[name] = value.replace(IMAGE_HOME, str(home)).replace("/app", str(app))
+    return env
+
+
+def _snapshot(folder: Path) -> dict[str, float]:
+    return {str(path.relative_to(folder)): path.stat().st_mtime for path in folder.rglob("*")}
+
+
+def test_dbt_writes_nothing_into_the_images_dbt_project(image_venv, tmp_path, make_database):
+    """In the image /app is read-only to the app's user: `moviemetric dbt` by hand must
+    write its target and logs under MOVIEMETRIC_HOME (DBT_TARGET_PATH, DBT_LOG_PATH)."""
+    app, home = tmp_path / "app", tmp_path / "home"
+    home.mkdir()
+    shutil.copytree(
+        REPO_ROOT / "dbt_project",
+        app / "dbt_project",
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"),
+    )
+    shutil.copy2(REPO_ROOT / "profiles.yml", app / "profiles.yml")
+    before = _snapshot(app)
+    env = {
+        "PATH": f"{image_venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(home),
+        "DATABASE_URL": make_database(),
+        **_image_env(home, app),
+    }
+    result = subprocess.run(
+        [str(image_venv / "bin" / "moviemetric"), "dbt", "parse"],
+        cwd=home,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "postgres" in result.stdout
+    assert (Path(env["DBT_TARGET_PATH"]) / "manifest.json").is_file()
+    assert _snapshot(app) == before

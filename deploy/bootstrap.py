@@ -28,7 +28,7 @@ from psycopg import sql
 from moviemetric.config import Settings
 from moviemetric.errors import MovieMetricError
 from moviemetric.ops import API_ROLE, data_version, prepare_warehouse
-from moviemetric.warehouse import connect, redact
+from moviemetric.warehouse import connect, libpq_env, redact
 
 
 def api_login(api_database_url: str) -> tuple[str, str]:
@@ -43,9 +43,19 @@ def api_login(api_database_url: str) -> tuple[str, str]:
     return user, password
 
 
+def _server_and_database(url: str) -> tuple[str, str, str]:
+    env = libpq_env(url)
+    return env["PGHOST"], env["PGPORT"], env["PGDATABASE"]
+
+
 def ensure_api_login(database_url: str, api_database_url: str) -> str:
     """Create or update the API's LOGIN role, a member of ``moviemetric_api``; its name."""
     user, password = api_login(api_database_url)
+    if _server_and_database(api_database_url) != _server_and_database(database_url):
+        raise MovieMetricError(
+            f"MOVIEMETRIC_API_DATABASE_URL ({redact(api_database_url)}) must name the "
+            f"server and database of DATABASE_URL ({redact(database_url)})"
+        )
     with connect(database_url, autocommit=True) as conn:
         (owner,) = conn.execute("select current_user").fetchone()
         if user == owner:

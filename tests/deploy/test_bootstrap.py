@@ -11,7 +11,7 @@ import pytest
 from moviemetric.errors import MovieMetricError
 from moviemetric.ops import API_ROLE, prepare_warehouse
 from tests.conftest import ADMIN_URL
-from tests.deploy.conftest import load_deploy_script
+from tests.deploy.stack_files import load_deploy_script
 
 bootstrap = load_deploy_script("bootstrap")
 scheduler_health = load_deploy_script("scheduler_health")
@@ -70,6 +70,9 @@ def test_a_second_bootstrap_sets_the_password_again(database_url, api_login):
 def test_the_api_url_must_name_a_login_of_its_own_with_a_password(database_url):
     with pytest.raises(MovieMetricError, match="must name the API's login and its password"):
         bootstrap.ensure_api_login(database_url, _as_user(database_url, "mm_api", ""))
+    elsewhere = urlparse(_as_user(database_url, "mm_api", "x"))._replace(path="/other").geturl()
+    with pytest.raises(MovieMetricError, match="server and database of DATABASE_URL"):
+        bootstrap.ensure_api_login(database_url, elsewhere)
     owner = urlparse(database_url).username
     with pytest.raises(MovieMetricError, match="login of its own"):
         bootstrap.ensure_api_login(database_url, _as_user(database_url, owner, "x"))

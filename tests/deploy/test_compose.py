@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import (
+from tests.deploy.stack_files import (
     COMPOSE_FILE,
     REPO_ROOT,
     compose,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.deploy.conftest import DOCKERFILE, REPO_ROOT, compose
+from tests.deploy.stack_files import DOCKERFILE, REPO_ROOT, compose
 
 
 def _instructions() -> list[tuple[str, str]]:

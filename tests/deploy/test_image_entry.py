@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import REPO_ROOT
+from tests.deploy.stack_files import REPO_ROOT
 from tests.deploy.test_dockerfile import builder_copies, final_stage
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Shared reading of the deployment files: the compose file, the env file, the settings."""
+"""Reading the deployment files: the compose file, the env file, the Dockerfile, the settings."""
 
 from __future__ import annotations
 

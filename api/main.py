@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.cache import ResponseCache
+from api.dashboard import install_dashboard
 from api.database import api_database_url, create_pool
 from api.docs import install_docs
 from api.errors import install_exception_handlers
@@ -124,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.mount("/lineage", LineageSite(settings.lineage_dir), name="lineage")
     install_docs(app)
+    install_dashboard(app)
     install_exception_handlers(app)
 
     app.put_in_front(

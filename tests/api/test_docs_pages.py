@@ -2,25 +2,22 @@
 the API, and a headless Chromium that can resolve no host but 127.0.0.1 renders them.
 
 Chromium is a system package (CI installs it); without it these tests fail under CI and
-are skipped elsewhere.
+are skipped elsewhere (``tests/api/chromium.py``).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 
 import httpx
 import pytest
 
 from api.docs import DOCS_ASSETS_PATH
+from tests.api.chromium import rendered_dom
 
 pytestmark = pytest.mark.anyio
 
 ASSET_REFERENCE = re.compile(r"""(?:src|href)=["']([^"']+)["']""")
-CHROMIUM_TIMEOUT_SECONDS = 90
 
 
 @pytest.mark.parametrize(
@@ -43,45 +40,6 @@ async def test_docs_pages_load_their_assets_from_the_api(client, page, assets):
         asset = await client.get(reference)
         assert asset.status_code == 200, reference
         assert len(asset.content) > 0
-
-
-def _chromium() -> str:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        message = "chromium is not installed (apt-get install chromium); the docs tests need it"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
-
-
-def rendered_dom(url: str, profile) -> str:
-    """The DOM of ``url`` after its scripts ran, in a Chromium that can reach 127.0.0.1
-    only: any other host (a CDN) does not resolve."""
-    result = subprocess.run(
-        [
-            _chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--no-first-run",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            f"--user-data-dir={profile}",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            "--dump-dom",
-            "--virtual-time-budget=10000",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=CHROMIUM_TIMEOUT_SECONDS,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
 
 
 def test_swagger_ui_renders_every_operation_offline(live_server, tmp_path):

@@ -48,6 +48,7 @@ INDEX_LINKS = {
     "trending": "/movies/trending",
     "search": "/search",
     "top_genres": "/analytics/top-genres",
+    "genre_stats": "/analytics/genre-stats",
     "ratings_by_decade": "/analytics/ratings-by-decade",
     # MOVIEMETRIC_ADMIN_TOKEN as a bearer token; POST queues a run
     "admin_ingest": "/admin/ingest/run",

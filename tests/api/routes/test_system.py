@@ -99,7 +99,7 @@ async def test_index_links_every_part_of_the_api(client, warehouse):
     assert openapi_paths - {"/"} <= set(links.values()), "an operation is missing from /"
     movie_id = await _movie_id(warehouse)
     for name, path in links.items():
-        linked = await client.get(path.format(movie_id=movie_id))
+        linked = await client.get(path.format(movie_id=movie_id, artifact="all", job_id=1))
         if name == "lineage":  # served once `moviemetric docs` built it
             assert linked.status_code == 404 and "moviemetric docs" in linked.json()["detail"]
         elif name.startswith("admin_"):  # off: no MOVIEMETRIC_ADMIN_TOKEN (test_admin.py)

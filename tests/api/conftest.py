@@ -109,6 +109,13 @@ def live_server(published_url: str, tmp_path_factory) -> Iterator[str]:
     settings = Settings(
         database_url=published_url, redis_url=None, moviemetric_home=tmp_path_factory.mktemp("home")
     )
+    with served(settings) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def served(settings: Settings) -> Iterator[str]:
+    """``create_app(settings)`` under a real uvicorn server in a thread, at its base URL."""
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
     )
@@ -120,6 +127,8 @@ def live_server(published_url: str, tmp_path_factory) -> Iterator[str]:
             pytest.fail("the API server did not start")
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from psycopg.rows import dict_row
+from starlette.types import ASGIApp
 
 from api.main import create_app
 from moviemetric.config import Settings
@@ -109,16 +110,14 @@ def live_server(published_url: str, tmp_path_factory) -> Iterator[str]:
     settings = Settings(
         database_url=published_url, redis_url=None, moviemetric_home=tmp_path_factory.mktemp("home")
     )
-    with served(settings) as url:
+    with served(create_app(settings)) as url:
         yield url
 
 
 @contextlib.contextmanager
-def served(settings: Settings) -> Iterator[str]:
-    """``create_app(settings)`` under a real uvicorn server in a thread, at its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-    )
+def served(app: ASGIApp) -> Iterator[str]:
+    """``app`` under a real uvicorn server in a thread, at its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, name="api-live-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -8,19 +8,27 @@ The page records what each panel drew in data attributes (``data-state``,
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from api.dashboard import DASHBOARD_ASSETS_PATH
+from api.main import create_app
+from moviemetric.config import Settings
 from tests.api.chromium import DevToolsPage, rendered_dom
+from tests.api.conftest import served
 
 pytestmark = pytest.mark.anyio
 
 ATTRIBUTION = "This product uses the TMDB API but is not endorsed or certified by TMDB"
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # a name, never fetched
+CHART_PANELS = ("trending", "genre-stats", "decades")
 
 
 class _Elements(HTMLParser):
@@ -73,7 +81,7 @@ def test_every_chart_is_drawn_with_data_offline(live_server, warehouse, tmp_path
     """One load of ``/dashboard?q=silent`` (the query pre-fills the search box)."""
     dom = rendered_dom(f"{live_server}/dashboard?q=silent", tmp_path / "chromium")
     page = _elements(dom)
-    panels = {name: page.by_id[name] for name in ("trending", "genre-stats", "decades")}
+    panels = {name: page.by_id[name] for name in CHART_PANELS}
     assert {name: panel.get("data-state") for name, panel in panels.items()} == {
         "trending": "ready",
         "genre-stats": "ready",
@@ -151,3 +159,23 @@ def test_typing_shows_results_and_a_movie_opens_its_recommendations(live_server,
             f"{live_server}/movies/{trending_id}/recommendations", params={"limit": 10}, timeout=10
         ).json()
         assert count == len(expected["items"])
+
+
+def test_dashboard_works_under_a_root_path(published_url, tmp_path):
+    """Behind a proxy that serves the API below a prefix (here a parent app mounting it at
+    ``/mm``, which sets ``root_path``), the page's assets and API calls stay below it."""
+    api = create_app(Settings(database_url=published_url, redis_url=None))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(parent: Starlette) -> AsyncIterator[None]:
+        async with api.router.lifespan_context(api):
+            yield
+
+    proxy = Starlette(routes=[Mount("/mm", app=api)], lifespan=lifespan)
+    with served(proxy) as url:
+        assert httpx.get(f"{url}/dashboard", timeout=10).status_code == 404
+        dom = rendered_dom(f"{url}/mm/dashboard?q=silent", tmp_path / "chromium")
+    page = _elements(dom)
+    states = {name: page.by_id[name].get("data-state") for name in CHART_PANELS}
+    assert set(states.values()) == {"ready"}, states
+    assert int(page.by_id["search-section"]["data-results"]) > 0

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 
+from api.main import create_app
 from moviemetric.config import Settings
 from moviemetric.warehouse import open_warehouse
 from tests.api.chromium import DevToolsPage
@@ -37,7 +38,7 @@ def lineage_server(published_url: str, tmp_path_factory) -> Iterator[str]:
         moviemetric_home=tmp_path_factory.mktemp("lineage-home"),
     )
     run_docs(open_warehouse(settings))
-    with served(settings) as url:
+    with served(create_app(settings)) as url:
         yield url
 
 

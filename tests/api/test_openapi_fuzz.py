@@ -37,6 +37,7 @@ def test_generated_requests_get_no_server_error_and_documented_responses(live_se
         "/movies/trending",
         "/movies/{movie_id}/recommendations",
         "/analytics/top-genres",
+        "/analytics/genre-stats",
         "/analytics/ratings-by-decade",
         "/health",
     }

@@ -31,6 +31,7 @@ DATA_PATHS = (
     "/movies/550",
     "/movies/550/recommendations",
     "/analytics/top-genres",
+    "/analytics/genre-stats",
     "/analytics/ratings-by-decade",
 )
 # A pool timeout (3 s) or a connect timeout would take longer than this.

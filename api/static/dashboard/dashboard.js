@@ -71,7 +71,7 @@
   function chartFrame(container, label, yMax, yDigits) {
     const width = 640;
     const height = 260;
-    const margin = { top: 12, right: 12, bottom: 36, left: 56 };
+    const margin = { top: 12, right: 28, bottom: 36, left: 56 };
     const root = svg("svg", {
       viewBox: `0 0 ${width} ${height}`,
       role: "img",
@@ -266,7 +266,7 @@
         bar.append(svg("title", {}, `${item.decade}s: average rating ` +
           `${format(item.avg_rating, 2)} over ${item.rated_movie_count} rated movies`));
         root.append(bar, svg("text", { x: left + slot * 0.35, y: plot.bottom + 20,
-          class: "tick", "text-anchor": "middle" }, `${String(item.decade).slice(2)}s`));
+          class: "tick", "text-anchor": "middle" }, `${item.decade}s`));
       });
       finish(panel, status, "ready", decades.length, "");
     } catch (error) {

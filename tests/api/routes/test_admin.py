@@ -114,6 +114,7 @@ async def test_the_right_token_is_let_in(admin: httpx.AsyncClient, method: str, 
         assert response.status_code == 404
         assert response.json() == {"detail": "no job 1: see GET /admin/jobs"}
     assert response.headers["cache-control"] == "no-store"
+    assert "x-cache" not in response.headers  # the response cache never sees /admin
 
 
 def assert_no_runs(url: str) -> None:

@@ -324,6 +324,36 @@ def docs() -> None:
     typer.echo(str(lineage))
 
 
+@app.command()
+@_one_line_errors
+def export(
+    file: Annotated[Path, typer.Argument(help="The archive to write (pg_dump custom format).")],
+) -> None:
+    """Dump raw_tmdb, artifacts and ops into FILE, to import on another machine."""
+    from moviemetric.transfer import export_warehouse
+
+    result = export_warehouse(open_warehouse(get_settings()), file)
+    typer.echo(f"exported {result.path}: {result}")
+
+
+@app.command("import")
+@_one_line_errors
+def import_(
+    file: Annotated[Path, typer.Argument(help="An archive written by `moviemetric export`.")],
+) -> None:
+    """Restore FILE into this empty warehouse; with MEILI_URL, rebuild the search index."""
+    from moviemetric.transfer import import_warehouse
+
+    warehouse = open_warehouse(get_settings())
+    result = import_warehouse(warehouse, file)
+    typer.echo(f"imported {result.path}: {result}")
+    if warehouse.settings.meili_url:
+        from search import run_index
+
+        with TerminalSink() as sink:
+            typer.echo(str(run_index(warehouse, sink=sink)))
+
+
 @app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,

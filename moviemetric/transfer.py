@@ -113,8 +113,8 @@ def client_major(program: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def find_client(name: str, needed_major: int, dirs: list[Path] | None = None) -> Path:
-    """``name`` (pg_dump, pg_restore) of ``needed_major``, else the oldest newer one."""
+def find_clients(name: str, dirs: list[Path] | None = None) -> dict[int, Path]:
+    """Every ``name`` program found, by PostgreSQL major (the first found of each)."""
     found: dict[int, Path] = {}
     for folder in client_dirs() if dirs is None else dirs:
         program = folder / name
@@ -123,14 +123,19 @@ def find_client(name: str, needed_major: int, dirs: list[Path] | None = None) ->
         major = client_major(program)
         if major is not None and major not in found:
             found[major] = program
+    return found
+
+
+def find_client(name: str, needed_major: int, dirs: list[Path] | None = None) -> Path:
+    """``name`` (pg_dump, pg_restore) of ``needed_major``, else the oldest newer one."""
+    found = find_clients(name, dirs)
     usable = sorted(major for major in found if major >= needed_major)
     if not usable:
         have = ", ".join(f"{major} ({found[major]})" for major in sorted(found)) or "none"
         raise TransferError(
-            f"{name} of PostgreSQL {needed_major} or newer is needed (the server is "
-            f"PostgreSQL {needed_major}); found: {have}. Install the PostgreSQL "
-            f"{needed_major} client programs (Debian: postgresql-client-{needed_major}) "
-            "or put them on PATH"
+            f"{name} of PostgreSQL {needed_major} or newer is needed; found: {have}. "
+            f"Install the PostgreSQL {needed_major} client programs (Debian: "
+            f"postgresql-client-{needed_major}) or put them on PATH"
         )
     return found[usable[0]]
 
@@ -189,9 +194,17 @@ def export_warehouse(warehouse: Warehouse, path: Path) -> TransferResult:
 
 def read_archive(path: Path, pg_restore: Path) -> ArchiveInfo:
     """The header and ops rows of an export file; TransferError if it is not one."""
-    listing = _run(
-        [pg_restore, "--list", path], None, f"reading {path} (pg_restore --list)", text=True
-    ).stdout
+    try:
+        listing = _run(
+            [pg_restore, "--list", path], None, f"reading {path} (pg_restore --list)", text=True
+        ).stdout
+    except TransferError as exc:
+        if "unsupported version" in str(exc):
+            raise TransferError(
+                f"{path} was written by a pg_dump newer than every pg_restore here (the "
+                f"newest is {pg_restore}, PostgreSQL {client_major(pg_restore)}): {exc}"
+            ) from None
+        raise
     dumped_from = re.search(r"^;\s*Dumped from database version:\s*(\d+)", listing, re.M)
     dumped_by = re.search(r"^;\s*Dumped by pg_dump version:\s*(\d+)", listing, re.M)
     if not (dumped_from and dumped_by):
@@ -242,16 +255,18 @@ def import_warehouse(warehouse: Warehouse, path: Path) -> TransferResult:
         raise TransferError(f"no export file at {path}")
     with warehouse.connect() as conn:
         target_major = server_major(conn)
-    pg_restore = find_client("pg_restore", target_major)
-    info = read_archive(path, pg_restore)
+    # the newest pg_restore reads every archive format; the restore uses the target's own
+    readers = find_clients("pg_restore")
+    if not readers:
+        raise TransferError("no pg_restore found: install the PostgreSQL client programs")
+    info = read_archive(path, readers[max(readers)])
     if info.dumped_from_major > target_major:
         raise TransferError(
             f"{path} was exported from PostgreSQL {info.dumped_from_major}; this warehouse "
             f"is PostgreSQL {target_major}: import it into PostgreSQL "
             f"{info.dumped_from_major} or newer"
         )
-    if info.dumped_by_major > client_major(pg_restore):
-        pg_restore = find_client("pg_restore", info.dumped_by_major)
+    pg_restore = find_client("pg_restore", max(target_major, info.dumped_by_major))
     if info.schema_version > SCHEMA_VERSION:
         raise TransferError(
             f"{path} holds ops schema version {info.schema_version}, newer than this "

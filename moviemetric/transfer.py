@@ -30,16 +30,26 @@ from psycopg import sql
 from moviemetric.errors import MovieMetricError
 from moviemetric.ops import (
     API_ROLE,
+    LOAD_LOCK_KEY,
     MIGRATION_LOCK_KEY,
     MIGRATIONS,
     OPS_SCHEMA,
     PUBLISH_CHANNEL,
     SCHEMA_VERSION,
+    TRANSFORM_LOCK_KEY,
+    advisory_lock,
     data_version,
     prepare_warehouse,
     schema_version,
 )
-from moviemetric.warehouse import PUBLISHED_SCHEMA, RAW_SCHEMA, Warehouse, libpq_env, redact
+from moviemetric.warehouse import (
+    PUBLISHED_SCHEMA,
+    RAW_SCHEMA,
+    Warehouse,
+    connect,
+    libpq_env,
+    redact,
+)
 
 EXPORTED_SCHEMAS = (RAW_SCHEMA, PUBLISHED_SCHEMA, OPS_SCHEMA)
 # ops of a warehouse that was prepared but never loaded nor published: import replaces it
@@ -273,34 +283,12 @@ def import_warehouse(warehouse: Warehouse, path: Path) -> TransferResult:
             f"MovieMetric knows ({SCHEMA_VERSION}): import it with the MovieMetric that "
             "exported it, or a newer one"
         )
-    with warehouse.connect(autocommit=True) as conn:
-        prepared_ops = _refuse_unless_empty(conn, warehouse.url)
-        if prepared_ops:
-            _rename_schema(conn, OPS_SCHEMA, _SET_ASIDE_OPS)
-    try:
-        _run(
-            [
-                pg_restore,
-                "--single-transaction",
-                "--exit-on-error",
-                "--no-owner",
-                "--no-privileges",
-                f"--dbname={libpq_env(warehouse.url)['PGDATABASE']}",
-                path,
-            ],
-            warehouse.url,
-            f"restoring {path} (nothing was restored)",
-            text=True,
-        )
-    except BaseException:
-        if prepared_ops:
-            with warehouse.connect(autocommit=True) as conn:
-                _rename_schema(conn, _SET_ASIDE_OPS, OPS_SCHEMA)
-        raise
-    if prepared_ops:
-        with warehouse.connect(autocommit=True) as conn:
-            conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(_SET_ASIDE_OPS)))
-    _after_restore(warehouse.url)
+    # no load or transform may start on the target while it fills (the scheduler's)
+    with (
+        advisory_lock(warehouse.url, LOAD_LOCK_KEY, "load"),
+        advisory_lock(warehouse.url, TRANSFORM_LOCK_KEY, "transform"),
+    ):
+        _restore(warehouse.url, path, pg_restore)
     with warehouse.connect() as conn:
         version = data_version(conn)
     return TransferResult(
@@ -311,6 +299,38 @@ def import_warehouse(warehouse: Warehouse, path: Path) -> TransferResult:
         seconds=time.monotonic() - started,
         size_bytes=path.stat().st_size,
     )
+
+
+def _restore(url: str, path: Path, pg_restore: Path) -> None:
+    """Refuse a non-empty target, else restore ``path`` in one transaction and finish."""
+    with connect(url, autocommit=True) as conn:
+        prepared_ops = _refuse_unless_empty(conn, url)
+        if prepared_ops:
+            _rename_schema(conn, OPS_SCHEMA, _SET_ASIDE_OPS)
+    try:
+        _run(
+            [
+                pg_restore,
+                "--single-transaction",
+                "--exit-on-error",
+                "--no-owner",
+                "--no-privileges",
+                f"--dbname={libpq_env(url)['PGDATABASE']}",
+                path,
+            ],
+            url,
+            f"restoring {path} (nothing was restored)",
+            text=True,
+        )
+    except BaseException:
+        if prepared_ops:
+            with connect(url, autocommit=True) as conn:
+                _rename_schema(conn, _SET_ASIDE_OPS, OPS_SCHEMA)
+        raise
+    if prepared_ops:
+        with connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(_SET_ASIDE_OPS)))
+    _after_restore(url)
 
 
 def _rename_schema(conn: psycopg.Connection, old: str, new: str) -> None:
@@ -339,15 +359,15 @@ def _refuse_unless_empty(conn: psycopg.Connection, url: str) -> bool:
     prepared_ops = OPS_SCHEMA in held and _ops_is_unused(conn)
     if prepared_ops:
         del held[OPS_SCHEMA]
-    if _SET_ASIDE_OPS in held:
-        held.pop(_SET_ASIDE_OPS)  # left by an import that died: superseded
-        conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(_SET_ASIDE_OPS)))
+    leftover = held.pop(_SET_ASIDE_OPS, None) is not None  # from an import that died
     if held:
         what = ", ".join(f"schema {schema} ({tables} tables)" for schema, tables in held.items())
         raise TransferError(
             f"the warehouse at {redact(url)} is not empty: it holds {what}; import into "
             "an empty database (create one, point DATABASE_URL at it) or a new MOVIEMETRIC_HOME"
         )
+    if leftover:
+        conn.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(_SET_ASIDE_OPS)))
     return prepared_ops
 
 
@@ -379,7 +399,7 @@ def _after_restore(url: str) -> None:
     prepare_warehouse(url)
     ops = sql.Identifier(OPS_SCHEMA)
     role = sql.Identifier(API_ROLE)
-    with psycopg.connect(url) as conn:
+    with connect(url) as conn:
         conn.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
         for migration in MIGRATIONS:  # idempotent: re-applying them re-grants the API role
             migration.apply(conn)

@@ -353,7 +353,7 @@ async def _sql_load(
                     return
                 statement, params = next(statements)
                 async with conn.cursor() as cursor:
-                    await cursor.execute(statement, params)
+                    await cursor.execute(statement, params, prepare=False)
                     await cursor.fetchall()
                 if started >= record_from:
                     latencies.append(time.perf_counter() - started)

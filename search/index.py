@@ -31,7 +31,13 @@ from search.meili import LIVE_INDEX, MeiliIndexer
 log = logging.getLogger(__name__)
 
 # The PostgreSQL backend's artifacts, built by dbt from search_documents.
-SEARCH_ARTIFACTS = ("search_index", "search_terms", "search_term_variants")
+SEARCH_ARTIFACTS = (
+    "search_index",
+    "search_terms",
+    "search_term_variants",
+    "search_facet_cells",
+    "search_catalog_facets",
+)
 # dbt selection that rebuilds them alone: search_documents reads movie_catalog from the
 # build schema, so the selection starts there. Models named one by one: their tests come
 # by cautious indirect selection, never a test that also reads an artifact outside the

@@ -60,6 +60,8 @@ def _table(name: str) -> sql.Composed:
 
 SEARCH_INDEX = _table("search_index")
 SEARCH_TERM_VARIANTS = _table("search_term_variants")
+SEARCH_FACET_CELLS = _table("search_facet_cells")
+SEARCH_CATALOG_FACETS = _table("search_catalog_facets")
 MOVIE_CATALOG = _table("movie_catalog")
 
 
@@ -105,6 +107,7 @@ def _word_queries() -> sql.Composed:
         )
         if name == "matching":
             columns.append(sql.SQL("{} as exact").format(exact))
+    columns.append(sql.SQL("count(corrections.term) > 0 as has_corrections"))
     return sql.SQL(", ").join(columns)
 
 
@@ -141,85 +144,163 @@ TEXT_QUERY_CTES = sql.SQL(
     "select to_tsquery('simple', string_agg(matching, ' & ')) as matching, "
     "to_tsquery('simple', string_agg(exact, ' & ')) as exact, "
     "to_tsquery('simple', string_agg(in_title, ' & ')) as in_title, "
-    "to_tsquery('simple', string_agg(in_fields, ' & ')) as in_fields "
+    "to_tsquery('simple', string_agg(in_fields, ' & ')) as in_fields, "
+    "bool_or(has_corrections) as has_corrections "
     "from word_queries), "
 ).format(variants=SEARCH_TERM_VARIANTS, word_queries=_word_queries())
 
+# The matches of a text query, with what ranks them and their facet cell.
 MATCHED_BY_TEXT = sql.SQL(
     "matched as materialized ("
-    "select search_index.movie_id, search_index.genres, search_index.release_decade, "
+    "select search_index.movie_id, search_index.facet_cell, "
     "search_index.popularity, search_index.vote_count, "
-    "search_index.search_vector @@ (select exact from text_query) as is_exact, "
+    # without corrections every match is exact: the tsquery test runs only with some
+    "(select not has_corrections from text_query) "
+    "or search_index.search_vector @@ (select exact from text_query) as is_exact, "
     "case when search_index.title_words = %(phrase)s then {exact_title} "
     "when starts_with(search_index.title_words, %(phrase)s) then {title_prefix} "
     "when search_index.search_vector @@ (select in_title from text_query) then {in_title} "
     "when search_index.search_vector @@ (select in_fields from text_query) then {in_fields} "
     "else {anywhere} end as tier "
     "from {index} as search_index "
-    "where search_index.search_vector @@ (select matching from text_query) {filters}), "
-)
-
-MATCHED_BY_FILTERS = sql.SQL(
-    "matched as materialized ("
-    "select search_index.movie_id, search_index.genres, search_index.release_decade, "
-    "search_index.popularity, search_index.vote_count, true as is_exact, 0 as tier "
-    "from {index} as search_index where true {filters}), "
-)
-
-PAGE = sql.SQL(
-    "counted as (select count(*) as total from matched), "
-    # unnest in the select list (one ProjectSet) costs far less than a lateral
-    # function scan per match
-    "matched_genres as (select unnest(genres) as genre_name from matched), "
-    "genre_counts as ("
-    "select genre_name, count(*) as movie_count from matched_genres group by genre_name), "
-    "genre_facets as ("
-    "select coalesce(json_object_agg(genre_name, movie_count "
-    "order by movie_count desc, genre_name), '{{}}') as facets from genre_counts), "
-    "decade_counts as ("
-    "select release_decade, count(*) as movie_count from matched "
-    "where release_decade is not null group by release_decade), "
-    "decade_facets as ("
-    "select coalesce(json_object_agg(release_decade::text, movie_count "
-    "order by release_decade), '{{}}') as facets from decade_counts), "
-    # the page first (a top-N sort), then its positions: numbering every match
-    # would sort them all
+    "where {match} {filters}), "
+    "cell_counts as ("
+    "select facet_cell, count(*) as movie_count from matched group by facet_cell), "
     "top_matches as ("
     "select movie_id, is_exact, tier, popularity, vote_count from matched "
     "order by {relevance} limit %(limit)s offset %(offset)s), "
+)
+
+# The matches of filters the cells cannot answer, counted per facet cell; the page
+# is a top-N sort of them (they are all read for the counts anyway).
+MATCHED_BY_FILTERS = sql.SQL(
+    "matched as materialized ("
+    "select search_index.movie_id, search_index.facet_cell, "
+    "search_index.popularity, search_index.vote_count "
+    "from {index} as search_index where true {filters}), "
+    "cell_counts as ("
+    "select facet_cell, count(*) as movie_count from matched group by facet_cell), "
+    "top_matches as ("
+    "select movie_id, popularity, vote_count from matched "
+    "order by {relevance} limit %(limit)s offset %(offset)s), "
+)
+
+# Filters on the cells' own columns: the cells' movie_count are the counts.
+COUNTED_BY_CELLS = sql.SQL(
+    "facet_cells as ("
+    "select cells.genres, cells.release_decade, cells.movie_count "
+    "from {cells} as cells where true {filters}), "
+)
+
+# No filter: the whole catalog's envelope, built by dbt.
+CATALOG_ENVELOPE = sql.SQL(
+    "envelope as (select total, genre_facets, decade_facets from {catalog_facets}), "
+)
+
+# The page of the empty query or of filters on the cells' columns: the popularity
+# index read in order (or the filters' indexes and a sort, when they are rare).
+TOP_BY_FILTERS = sql.SQL(
+    "top_matches as ("
+    "select search_index.movie_id, search_index.popularity, search_index.vote_count "
+    "from {index} as search_index where true {filters} "
+    "order by {relevance} limit %(limit)s offset %(offset)s), "
+)
+
+FACET_CELLS = sql.SQL(
+    "facet_cells as ("
+    "select cells.genres, cells.release_decade, cell_counts.movie_count "
+    "from cell_counts inner join {cells} as cells on cells.facet_cell = cell_counts.facet_cell), "
+)
+
+# The total and facets from the matches' cells.
+ENVELOPE = sql.SQL(  # no .format(): braces are literal
+    "counted as (select coalesce(sum(movie_count), 0)::bigint as total from facet_cells), "
+    # unnest in the select list (one ProjectSet) costs far less than a lateral
+    # function scan per cell
+    "cell_genres as (select unnest(genres) as genre_name, movie_count from facet_cells), "
+    "genre_counts as ("
+    "select genre_name, sum(movie_count)::bigint as movie_count "
+    "from cell_genres group by genre_name), "
+    "genre_facets as ("
+    "select coalesce(json_object_agg(genre_name, movie_count "
+    "order by movie_count desc, genre_name), '{}') as facets from genre_counts), "
+    "decade_counts as ("
+    "select release_decade, sum(movie_count)::bigint as movie_count from facet_cells "
+    "where release_decade is not null group by release_decade), "
+    "decade_facets as ("
+    "select coalesce(json_object_agg(release_decade::text, movie_count "
+    "order by release_decade), '{}') as facets from decade_counts), "
+    "envelope as ("
+    "select counted.total, genre_facets.facets as genre_facets, "
+    "decade_facets.facets as decade_facets "
+    "from counted cross join genre_facets cross join decade_facets), "
+)
+
+PAGE = sql.SQL(
+    # the page first (a top-N sort or an index scan), then its positions: numbering
+    # every match would sort them all
     "page as ("
     "select movie_id, row_number() over (order by {relevance}) as position from top_matches) "
-    "select counted.total, genre_facets.facets as genre_facets, "
-    "decade_facets.facets as decade_facets, items.* "
-    "from counted cross join genre_facets cross join decade_facets "
-    "left join lateral ("
+    "select envelope.total, envelope.genre_facets, envelope.decade_facets, items.* "
+    "from envelope left join lateral ("
     "select {columns}, page.position from page "
     "inner join {movies} as movie on movie.movie_id = page.movie_id"
     ") as items on true "
     "order by items.position"
 )
 
+# The filters search_facet_cells has the columns of.
+CELL_FILTERS = frozenset({"genre", "decade"})
 
-def _filters(query: SearchQuery) -> tuple[sql.Composable, dict[str, Any]]:
-    """The filter conditions (each ``and ...``) and their parameters."""
+
+def _filters(
+    query: SearchQuery, table: str = "search_index"
+) -> tuple[sql.Composable, dict[str, Any]]:
+    """The filter conditions on ``table``'s columns (each ``and ...``) and their parameters."""
     conditions: list[sql.Composable] = []
     params: dict[str, Any] = {}
     if query.genre is not None:
-        conditions.append(sql.SQL("search_index.genres @> array[%(genre)s::text]"))
+        conditions.append(
+            sql.SQL("{}.genres @> array[%(genre)s::text]").format(sql.Identifier(table))
+        )
         params["genre"] = query.genre
     if query.year is not None:
-        conditions.append(sql.SQL("search_index.release_year = %(year)s"))
+        conditions.append(sql.SQL("{}.release_year = %(year)s").format(sql.Identifier(table)))
         params["year"] = query.year
     if query.decade is not None:
-        conditions.append(sql.SQL("search_index.release_decade = %(decade)s"))
+        conditions.append(sql.SQL("{}.release_decade = %(decade)s").format(sql.Identifier(table)))
         params["decade"] = query.decade
     if query.min_rating is not None:
-        conditions.append(sql.SQL("search_index.vote_average >= %(min_rating)s"))
+        conditions.append(
+            sql.SQL("{}.vote_average >= %(min_rating)s").format(sql.Identifier(table))
+        )
         params["min_rating"] = query.min_rating
     if query.language is not None:
-        conditions.append(sql.SQL("search_index.original_language = %(language)s"))
+        conditions.append(
+            sql.SQL("{}.original_language = %(language)s").format(sql.Identifier(table))
+        )
         params["language"] = query.language
     return sql.SQL("").join(sql.SQL(" and ") + condition for condition in conditions), params
+
+
+def _uncorrected_words_query(query_words: list[str]) -> str:
+    """The tsquery text of the words too short for typo correction (they must match as
+    typed, the last as a prefix), or "" if every word is long enough.
+
+    A constant the planner can estimate (the text queries come from the statement's
+    own corrections, which it cannot): a word in most documents makes a sequential
+    scan, a rare one an index scan. It only restates what the match requires, folded
+    by the same ``to_tsquery`` as the word queries.
+    """
+    lexemes = [
+        "'"
+        + word.replace("\\", "\\\\").replace("'", "''")
+        + "'"
+        + (":*" if position == len(query_words) else "")
+        for position, word in enumerate(query_words, start=1)
+        if len(word) < TYPO_MIN_WORD_LENGTH
+    ]
+    return " & ".join(lexemes)
 
 
 def search_statement(
@@ -227,12 +308,25 @@ def search_statement(
 ) -> tuple[sql.Composed, dict[str, Any]]:
     """The one statement that answers ``query``, and its parameters."""
     filters, params = _filters(query)
+    filter_names = set(params)
     params |= {"limit": query.limit, "offset": query.offset}
     query_words = words(query.q)[:MAX_QUERY_WORDS]
     if not query_words:
-        matched = MATCHED_BY_FILTERS.format(index=SEARCH_INDEX, filters=filters)
         relevance = sql.SQL(POPULARITY)
-        statement = sql.SQL("with ") + matched
+        top = TOP_BY_FILTERS.format(index=SEARCH_INDEX, filters=filters, relevance=relevance)
+        if not filter_names:
+            statement = CATALOG_ENVELOPE.format(catalog_facets=SEARCH_CATALOG_FACETS) + top
+        elif filter_names <= CELL_FILTERS:
+            cell_filters, _ = _filters(query, table="cells")
+            statement = COUNTED_BY_CELLS.format(cells=SEARCH_FACET_CELLS, filters=cell_filters)
+            statement += ENVELOPE + top
+        else:
+            statement = (
+                MATCHED_BY_FILTERS.format(index=SEARCH_INDEX, filters=filters, relevance=relevance)
+                + FACET_CELLS.format(cells=SEARCH_FACET_CELLS)
+                + ENVELOPE
+            )
+        statement = sql.SQL("with ") + statement
     else:
         variants = [
             (position, *variant)
@@ -248,17 +342,32 @@ def search_statement(
             "variant_positions": [row[2] for row in variants],
             "variant_chars": [row[3] for row in variants],
         }
+        relevance = sql.SQL(RELEVANCE)
+        match = sql.SQL("search_index.search_vector @@ (select matching from text_query)")
+        if exact_words := _uncorrected_words_query(query_words):
+            params["required"] = exact_words
+            required = sql.SQL("search_index.search_vector @@ to_tsquery('simple', %(required)s)")
+            # without a word long enough for corrections, it is the whole match, and
+            # the planner's estimate is not multiplied by a default one for `matching`
+            match = required if not variants else required + sql.SQL(" and ") + match
         matched = MATCHED_BY_TEXT.format(
+            match=match,
             index=SEARCH_INDEX,
             filters=filters,
+            relevance=relevance,
             exact_title=sql.Literal(TIER_EXACT_TITLE),
             title_prefix=sql.Literal(TIER_TITLE_PREFIX),
             in_title=sql.Literal(TIER_IN_TITLE),
             in_fields=sql.Literal(TIER_IN_FIELDS),
             anywhere=sql.Literal(TIER_ANYWHERE),
         )
-        relevance = sql.SQL(RELEVANCE)
-        statement = sql.SQL("with ") + TEXT_QUERY_CTES + matched
+        statement = (
+            sql.SQL("with ")
+            + TEXT_QUERY_CTES
+            + matched
+            + FACET_CELLS.format(cells=SEARCH_FACET_CELLS)
+            + ENVELOPE
+        )
     statement += PAGE.format(relevance=relevance, columns=item_columns, movies=MOVIE_CATALOG)
     return statement, params
 
@@ -276,7 +385,9 @@ class PostgresSearch:
     ) -> SearchPage:
         statement, params = search_statement(query, item_columns=item_columns)
         async with db.cursor(row_factory=dict_row) as cursor:
-            await cursor.execute(statement, params)
+            # planned for these values every time (never a generic plan of a prepared
+            # statement): how common the words and filters are decides the plan
+            await cursor.execute(statement, params, prepare=False)
             rows = await cursor.fetchall()
         first = rows[0]
         items = [

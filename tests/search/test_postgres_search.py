@@ -136,6 +136,9 @@ async def test_empty_query_lists_everything_by_popularity_with_facets(db, search
         ({"decade": 1980}, "release_decade = %s", (1980,)),
         ({"min_rating": 7.5}, "vote_average >= %s", (7.5,)),
         ({"language": "fr"}, "original_language = %s", ("fr",)),
+        # genre and decade only: counted from search_facet_cells, not the index
+        ({"genre": "Drama", "decade": 1990}, "'Drama' = any(genres) and release_decade = 1990", ()),
+        ({"genre": "Western"}, "'Western' = any(genres)", ()),
         (
             {"genre": "Action", "decade": 1960, "min_rating": 2.0, "language": "en"},
             "'Action' = any(genres) and release_decade = 1960 and vote_average >= 2 "
@@ -152,6 +155,31 @@ async def test_filters_combine_with_and_and_facets_count_the_match(
     assert page.total == len(rows)
     assert ids(page) == [row[0] for row in rows[:100]]
     assert page.facets == _facets(rows)
+
+
+@pytest.mark.parametrize(
+    ("q", "filters", "where"),
+    [
+        # a short word (never corrected, so a constant the planner estimates), as a prefix
+        ("love", {}, "true"),
+        ("night love", {"genre": "Comedy"}, "'Comedy' = any(genres)"),
+        ("fire", {"min_rating": 5.0}, "vote_average >= 5"),
+    ],
+)
+async def test_text_total_and_facets_count_every_match(db, search_warehouse, q, filters, where):
+    """Total and facets of a text search count its whole match (per facet cell), not
+    the page; the match is every document with all the words, the last as a prefix."""
+    words = q.split()
+    text_query = " & ".join([*words[:-1], f"{words[-1]}:*"])
+    matched = search_warehouse.query(
+        "select search_index.movie_id, search_index.genres, search_index.release_decade "
+        "from artifacts.search_index as search_index "
+        f"where search_vector @@ to_tsquery('simple', %s) and ({where})",
+        (text_query,),
+    )
+    page = await search(db, q, limit=5, **filters)
+    assert matched and page.total == len(matched)
+    assert page.facets == _facets(matched)
 
 
 async def test_text_and_filters_combine(db, search_warehouse):

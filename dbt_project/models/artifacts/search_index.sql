@@ -1,6 +1,9 @@
 -- The PostgreSQL search backend (search/postgres.py) reads this table: the
 -- search_vector GIN index finds the matches of a query, the btree and GIN indexes
 -- below serve the filters, and title_words ranks exact and prefix title matches.
+-- facet_cell numbers the distinct (genres, release_decade) pairs: a search counts its
+-- matches per cell (one integer grouping) and reads the cells' genres and decade from
+-- search_facet_cells, instead of unnesting every match's genres.
 {{
     config(
         indexes=[
@@ -62,7 +65,8 @@ final as (
         original_language::text as original_language,
         vote_average::double precision as vote_average,
         vote_count::bigint as vote_count,
-        popularity::double precision as popularity
+        popularity::double precision as popularity,
+        dense_rank() over (order by genres, release_decade)::integer as facet_cell
 
     from folded
 

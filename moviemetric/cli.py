@@ -233,6 +233,25 @@ def serve(
 
 @app.command()
 @_one_line_errors
+def up(
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Port to listen on (default MOVIEMETRIC_API_PORT)."),
+    ] = None,
+) -> None:
+    """Everything in one process: the first run if nothing is published, then the API
+    and the scheduler.
+
+    With nothing configured: the embedded PostgreSQL and the TMDB sandbox (3,000 movies
+    loaded over 8 days). Prints the URLs and the admin token; SIGINT or SIGTERM stops it all.
+    """
+    from moviemetric.up import run_up
+
+    run_up(get_settings(), port=port, echo=lambda line: typer.echo(line))
+
+
+@app.command()
+@_one_line_errors
 def scheduler() -> None:
     """The scheduler service: cron enqueues runs, its worker runs the queue.
 

@@ -1,0 +1,46 @@
+"""`moviemetric up`'s own pieces: the admin token it keeps, its settings, its search example.
+
+The whole command runs end to end in tests/e2e/test_up.py.
+"""
+
+from __future__ import annotations
+
+import stat
+
+from moviemetric.config import Settings, get_settings
+from moviemetric.up import UP_SANDBOX_MOVIES, admin_token, title_word, up_settings
+
+
+def test_the_admin_token_is_made_once_and_only_its_owner_can_read_it():
+    settings = get_settings()
+    token = admin_token(settings)
+    path = settings.home_dir / "admin-token"
+
+    assert len(token) >= 40
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert admin_token(settings) == token  # a restart keeps it
+
+    path.chmod(0o644)
+    assert admin_token(settings) == token
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_moviemetric_admin_token_wins_and_is_not_written(monkeypatch):
+    monkeypatch.setenv("MOVIEMETRIC_ADMIN_TOKEN", "chosen-by-the-operator")
+    get_settings.cache_clear()
+    settings = up_settings(get_settings())
+
+    assert settings.admin_token.get_secret_value() == "chosen-by-the-operator"
+    assert not (settings.home_dir / "admin-token").exists()
+
+
+def test_up_loads_a_smaller_sandbox_unless_its_size_is_set(monkeypatch):
+    assert up_settings(get_settings()).sandbox_movies == UP_SANDBOX_MOVIES
+    monkeypatch.setenv("MOVIEMETRIC_SANDBOX_MOVIES", "1234")
+    assert up_settings(Settings()).sandbox_movies == 1234
+
+
+def test_the_search_example_is_the_longest_word_of_the_title():
+    assert title_word("The Burning Mirror 2") == "Burning"
+    assert title_word("Love & War: 1999") == "Love"
+    assert title_word("") == "movie"

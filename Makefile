@@ -3,13 +3,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run serve test lint services bench clean
+.PHONY: up run serve test lint services bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+## up: everything on this machine (embedded PostgreSQL, the TMDB sandbox over 8 days): the
+## first run, then the API on http://127.0.0.1:8000 and the scheduler, until Ctrl+C
+up: $(VENV)/.installed
+	$(BIN)/moviemetric up
 
 ## run: load TMDB (default: the built-in sandbox), then build, test and publish the warehouse
 run: $(VENV)/.installed

@@ -44,6 +44,8 @@ wherever `GET` does. A movie has the same fields, in the same order, in every re
 
 `/admin` (runs: request them, watch them) wants `Authorization: Bearer
 <MOVIEMETRIC_ADMIN_TOKEN>` and is off while that is unset; it is never cached.
+
+This product uses the TMDB API but is not endorsed or certified by TMDB.
 """
 
 

@@ -44,3 +44,16 @@ def test_the_search_example_is_the_longest_word_of_the_title():
     assert title_word("The Burning Mirror 2") == "Burning"
     assert title_word("Love & War: 1999") == "Love"
     assert title_word("") == "movie"
+
+
+TMDB_ATTRIBUTION = "This product uses the TMDB API but is not endorsed or certified by TMDB"
+
+
+def test_the_readme_and_the_api_docs_carry_tmdb_s_attribution():
+    from api import create_app
+
+    readme = (get_settings().dbt_project_dir.parent / "README.md").read_text()
+    schema = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:1/none")).openapi()
+
+    assert TMDB_ATTRIBUTION in " ".join(readme.split())
+    assert TMDB_ATTRIBUTION in " ".join(schema["info"]["description"].split())

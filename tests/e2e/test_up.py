@@ -1,0 +1,181 @@
+"""The Quickstart's main path end to end: `moviemetric up` on the embedded defaults.
+
+No DATABASE_URL, REDIS_URL, MEILI_URL or TMDB key (the conftest clears them and gives a
+fresh MOVIEMETRIC_HOME): the first `up` starts the embedded PostgreSQL, loads the
+sandbox over 8 days, builds, publishes and serves; a second `up` on the same home
+serves the same data without running the chain.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from moviemetric.config import get_settings
+from tests.core.test_lifecycle import _postgres_processes
+
+pytestmark = pytest.mark.slow
+
+# A smaller catalog than up's own keeps the test near a minute; the 8 days stay.
+SANDBOX_MOVIES = "1000"
+READY_LINE = "Press Ctrl+C to stop."
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Up:
+    """`moviemetric up` in a subprocess, its stdout read line by line."""
+
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.lines: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moviemetric.cli", "up", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                self.process.kill()
+                pytest.fail(
+                    f"`moviemetric up` printed no {text!r} (status {self.process.poll()}):\n"
+                    + "\n".join(self.lines)
+                    + "\n"
+                    + self.process.stderr.read()[-3000:]
+                )
+            self.lines.append(line)
+
+    def url(self, name: str) -> str:
+        """The URL printed after ``name`` in the banner (e.g. "search")."""
+        for line in self.lines:
+            words = line.split()
+            if len(words) >= 2 and words[0] == name:
+                return words[1]
+        pytest.fail(f"no {name} URL in the output:\n" + "\n".join(self.lines))
+
+    def stop(self, timeout: float = 15) -> float:
+        """SIGTERM; the seconds it took to exit (status 0)."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            status = self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+        assert status == 0, self.process.stderr.read()[-3000:]
+        return time.monotonic() - started
+
+
+def _assert_no_embedded_server(pgdata: Path) -> None:
+    deadline = time.monotonic() + 10
+    while _postgres_processes(pgdata) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _postgres_processes(pgdata) == []
+    assert not (pgdata / "postmaster.pid").exists()
+
+
+def _get(url: str, **kwargs) -> httpx.Response:
+    return httpx.get(url, timeout=30, **kwargs)
+
+
+def test_up_serves_the_sandbox_over_8_days_then_a_second_up_reuses_the_data():
+    home = get_settings().home_dir
+    env = {**os.environ, "MOVIEMETRIC_SANDBOX_MOVIES": SANDBOX_MOVIES}
+    started = time.monotonic()
+    first = Up(env, _free_port())
+    try:
+        first.wait_for(READY_LINE, timeout=240)
+        first_ready = time.monotonic() - started
+        api = first.url("API")
+        assert api == f"http://127.0.0.1:{first.port}"
+        assert any("8 days" in line for line in first.lines)
+
+        today = datetime.now(UTC).date()
+        trending = _get(f"{api}/movies/trending", params={"limit": 20}).json()
+        assert trending["date"] == today.isoformat()
+        assert trending["items"]
+        assert all(item["avg_popularity_7d"] is not None for item in trending["items"])
+        assert all(item["momentum"] is not None for item in trending["items"])
+
+        week_before = (today - timedelta(days=7)).isoformat()
+        series = _get(
+            f"{api}/analytics/genre-stats", params={"from": week_before, "to": today.isoformat()}
+        ).json()
+        assert len({point["stat_date"] for point in series["items"]}) == 8
+
+        top_genres = _get(f"{api}/analytics/top-genres")
+        assert top_genres.status_code == 200 and top_genres.json()["items"]
+
+        search = _get(first.url("search"))
+        assert search.status_code == 200 and search.json()["items"]
+
+        assert _get(first.url("dashboard")).status_code == 200
+        deadline = time.monotonic() + 120  # the docs site is built once the API listens
+        while (lineage := _get(first.url("lineage"))).status_code != 200:
+            assert time.monotonic() < deadline, lineage.text
+            time.sleep(1)
+        assert "dbt" in lineage.text
+
+        token_file = home / "admin-token"
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        token = token_file.read_text().strip()
+        assert any(token in line for line in first.lines)
+        jobs = _get(f"{api}/admin/jobs", headers={"Authorization": f"Bearer {token}"})
+        assert jobs.status_code == 200, jobs.text
+        assert _get(f"{api}/admin/jobs").status_code == 401
+
+        assert first.stop() < 15
+    finally:
+        if first.process.poll() is None:
+            first.process.kill()
+    _assert_no_embedded_server(home / "pgdata")
+
+    started = time.monotonic()
+    second = Up(env, _free_port())
+    try:
+        second.wait_for(READY_LINE, timeout=60)
+        second_ready = time.monotonic() - started
+        assert any(line.startswith("Reusing the data") for line in second.lines)
+        assert not any(" load: " in line for line in second.lines)
+        assert any(token in line for line in second.lines)  # the same admin token
+        again = _get(f"{second.url('API')}/movies/trending", params={"limit": 20}).json()
+        assert again == trending
+        assert second.stop() < 15
+    finally:
+        if second.process.poll() is None:
+            second.process.kill()
+    _assert_no_embedded_server(home / "pgdata")
+    print(f"first up ready in {first_ready:.1f} s, second in {second_ready:.1f} s")
+    assert second_ready < first_ready

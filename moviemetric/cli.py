@@ -155,7 +155,7 @@ def run(
         bool, typer.Option(help="Backfill and rebuild everything instead of incrementally.")
     ] = False,
 ) -> None:
-    """Run the pipeline once: load -> transform (dbt build, test) -> index -> publish."""
+    """Run the pipeline once: load, source freshness, dbt build and test, index, publish."""
     from scheduler import run_chain
 
     warehouse = open_warehouse(get_settings())

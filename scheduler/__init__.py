@@ -1,4 +1,4 @@
-"""Scheduler: the chain of steps (load -> transform -> index -> publish), once or on cron.
+"""Scheduler: the chain (load -> freshness -> transform -> index -> publish), once or on cron.
 
 Public entry points: ``run_chain(warehouse, steps=..., options=..., sink=...)``,
 ``STEPS``, ``TRANSFORM_STEPS`` (transform -> index -> publish) and

@@ -1,13 +1,15 @@
-"""The pipeline chain every run follows: load -> transform -> index -> publish.
+"""The pipeline chain every run follows: load -> freshness -> transform -> index -> publish.
 
 `moviemetric run` executes it once; the scheduler service runs the same chain on cron.
 Each step is a part's public entry point with one signature (``moviemetric.steps``):
 it takes the warehouse handle, the run's options and a progress sink, and returns a
-typed ``StepResult``. The transform builds and tests into ``artifacts__build`` and
-returns that build as the run's ``Candidate``; the chain hands it on in the options of
-the next steps: the index step builds the search index from it, and the publish swaps
-the schemas, with the Meilisearch index swap inside the publish transaction, so the
-data version (the API cache's key) moves only when the index of that version is live.
+typed ``StepResult``. The freshness step records ``dbt source freshness`` of what the
+load left (stale sources are reported, not fatal). The transform builds and tests into
+``artifacts__build`` and returns that build as the run's ``Candidate``; the chain
+hands it on in the options of the next steps: the index step builds the search index
+from it, and the publish swaps the schemas, with the Meilisearch index swap inside the
+publish transaction, so the data version (the API cache's key) moves only when the
+index of that version is live.
 
 A failed step raises and stops the chain; published data and the live index stay as
 they were (nothing is published before every dbt test passed and the index is built).
@@ -22,7 +24,7 @@ from ingest import run_load
 from moviemetric.steps import NullSink, ProgressSink, StepOptions, StepResult
 from moviemetric.warehouse import Warehouse
 from search import SEARCH_DBT_SELECTION, pending_index_swap, run_index
-from transform import run_build, run_publish
+from transform import run_build, run_freshness, run_publish
 
 Step = Callable[[Warehouse, StepOptions, ProgressSink], StepResult]
 
@@ -40,6 +42,7 @@ def publish_with_index(
 
 STEPS: dict[str, Step] = {
     "load": run_load,
+    "freshness": run_freshness,
     "transform": run_build,
     "index": run_index,
     "publish": publish_with_index,

@@ -6,13 +6,15 @@ The public entry points, used by the chain (``scheduler``) and the CLI:
   test into ``artifacts__build``; its result's ``candidate`` names the tested build);
 - ``run_publish(warehouse, options, sink, before_commit=...)``: the chain's publish step
   (swaps ``options.candidate`` in; ``before_commit`` runs inside the publish transaction);
+- ``run_freshness(warehouse, options, sink)``: the chain's freshness step (``dbt source
+  freshness``, recorded, stale sources reported rather than raised);
 - ``run_transform(warehouse, options, sink)``: build then publish, no step between;
 - ``run_docs(warehouse, sink)``: the dbt docs site the API serves at ``/lineage``;
 - ``run_dbt_command(warehouse, args)``: ``moviemetric dbt ARGS`` for analysts;
 - ``connection_exports(warehouse)``: the PG* exports to run dbt by hand.
 """
 
-from transform.build import run_build, run_docs, run_publish, run_transform
+from transform.build import run_build, run_docs, run_freshness, run_publish, run_transform
 from transform.dbt import connection_exports, run_dbt_command
 from transform.errors import BuildFailedError, DbtError, PublishError, TransformError
 
@@ -25,6 +27,7 @@ __all__ = [
     "run_build",
     "run_dbt_command",
     "run_docs",
+    "run_freshness",
     "run_publish",
     "run_transform",
 ]

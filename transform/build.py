@@ -38,7 +38,7 @@ from moviemetric.steps import (
 )
 from moviemetric.warehouse import BUILD_SCHEMA, RAW_SCHEMA, Warehouse
 from transform.dbt import failed_nodes, run_dbt
-from transform.errors import BuildFailedError, TransformError
+from transform.errors import BuildFailedError, DbtError, TransformError
 from transform.publish import (
     BUILD_SESSION_PREFIX,
     end_stale_build_sessions,
@@ -224,6 +224,83 @@ def _transform_lock(warehouse: Warehouse) -> Iterator[psycopg.Connection]:
         raise TransformError(
             "another transform is running on this warehouse; wait for it to finish and retry"
         ) from None
+
+
+# dbt's freshness statuses, best first: the step reports the worst of its sources
+_FRESHNESS_ORDER = ("pass", "warn", "error", "runtime error")
+
+
+def run_freshness(
+    warehouse: Warehouse,
+    options: StepOptions = StepOptions(),
+    sink: ProgressSink = NullSink(),
+) -> StepResult:
+    """The chain's freshness step: ``dbt source freshness`` of raw_tmdb, recorded.
+
+    Stale sources (dbt's warn or error, per the thresholds in ``_tmdb__sources.yml``)
+    are reported in the result, not raised: the run goes on to build what was loaded,
+    and ``/health`` shows the freshness the last run recorded. Only a check that cannot
+    run (bad project, warehouse down, a source table missing) fails the step.
+    """
+    started = utc_now()
+    target = warehouse.settings.home_dir / "dbt" / "target-freshness"
+    sources_file = target / "sources.json"
+    sources_file.unlink(missing_ok=True)
+    try:
+        run_dbt(
+            ["source", "freshness"],
+            warehouse,
+            sink=sink,
+            task="source freshness",
+            target_path=target,
+            application_name="moviemetric-freshness",
+        )
+    except DbtError:
+        if not sources_file.is_file():  # dbt could not check: a real failure
+            raise
+    freshness = _read_freshness(sources_file)
+    unchecked = sorted(
+        name for name, source in freshness["sources"].items() if source["status"] == "runtime error"
+    )
+    if unchecked or not freshness["sources"]:
+        which = f"raw_tmdb.{', raw_tmdb.'.join(unchecked)}" if unchecked else "any source"
+        raise TransformError(
+            f"dbt source freshness could not check {which}: "
+            "has `moviemetric load` run on this warehouse?"
+        )
+    listed = ", ".join(
+        f"{name} {source['status']}" for name, source in sorted(freshness["sources"].items())
+    )
+    return StepResult(
+        step="freshness",
+        started_at=started,
+        ended_at=utc_now(),
+        summary=f"source freshness {freshness['status']}: {listed}",
+        details={"freshness": freshness},
+    )
+
+
+def _read_freshness(sources_file: Path) -> dict:
+    """{"status": worst, "max_loaded_at": newest, "sources": {table: {...}}} of dbt's
+    sources.json."""
+    if not sources_file.is_file():
+        raise TransformError(f"dbt source freshness wrote no {sources_file}")
+    results = json.loads(sources_file.read_text()).get("results", [])
+    sources = {
+        result["unique_id"].rsplit(".", 1)[-1]: {
+            "status": result.get("status", "runtime error"),
+            "max_loaded_at": result.get("max_loaded_at"),
+            "age_seconds": result.get("max_loaded_at_time_ago_in_s"),
+        }
+        for result in results
+    }
+    statuses = [source["status"] for source in sources.values()]
+    worst = max(
+        statuses or ["runtime error"],
+        key=lambda status: _FRESHNESS_ORDER.index(status) if status in _FRESHNESS_ORDER else 3,
+    )
+    loaded = [source["max_loaded_at"] for source in sources.values() if source["max_loaded_at"]]
+    return {"status": worst, "max_loaded_at": max(loaded, default=None), "sources": sources}
 
 
 def run_docs(warehouse: Warehouse, sink: ProgressSink = NullSink()) -> Path:

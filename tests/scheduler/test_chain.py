@@ -41,7 +41,9 @@ def test_run_loads_then_publishes_and_a_failed_load_stops_the_chain(database_url
         done = moviemetric_run(**env)
         assert done.returncode == 0, done.stderr
         steps = [line.split(":", 1)[0] for line in done.stdout.splitlines()]
-        assert steps == ["load", "transform", "index", "publish"]
+        assert steps == ["load", "freshness", "transform", "index", "publish"]
+        (freshness,) = [line for line in done.stdout.splitlines() if line.startswith("freshness:")]
+        assert "source freshness pass" in freshness  # the sandbox was just loaded
         assert published_version(database_url) == 1
         with psycopg.connect(database_url) as conn:
             query = "select count(*) from artifacts.search_documents"

@@ -1,7 +1,8 @@
 """Ingest: TMDB v3 (or the offline sandbox, ``ingest.sandbox``) -> dlt -> ``raw_tmdb``.
 
 Public entry point: ``run_load(warehouse, options, sink) -> StepResult``, the chain's load
-step (``moviemetric load``); ``ingest.sandbox`` is the TMDB sandbox. Inside:
+step (``moviemetric load``); ``prune_load_packages(settings, older_than)`` for the
+scheduler's retention; ``ingest.sandbox`` is the TMDB sandbox. Inside:
 ``ingest.tmdb`` is the dlt source; ``ingest.ratelimit`` keeps requests under TMDB's rate
 limit.
 
@@ -23,6 +24,6 @@ is routed through Python logging with no stderr handler of its own
 terminal and what only its log file.
 """
 
-from ingest.pipeline import LoadSummary, run_load
+from ingest.pipeline import LoadSummary, prune_load_packages, run_load
 
-__all__ = ["LoadSummary", "run_load"]
+__all__ = ["LoadSummary", "prune_load_packages", "run_load"]

@@ -10,12 +10,13 @@ warehouse (``_dlt_pipeline_state``), which only a successful load writes.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import dlt
 import psycopg
@@ -233,6 +234,24 @@ def _pipeline(settings: Settings, url: str) -> dlt.Pipeline:
     )
     route_dlt_logs()  # in case creating the pipeline set dlt's logging up again
     return pipeline
+
+
+def prune_load_packages(settings: Settings, older_than: timedelta) -> int:
+    """Delete the completed dlt load packages (``load/loaded/<load_id>``, kept by dlt for
+    inspection) older than ``older_than``; returns how many. A package's load id is
+    the Unix time it was created; what it loaded is in ``raw_tmdb._dlt_loads``."""
+    loaded = settings.home_dir / "dlt" / PIPELINE_NAME / "load" / "loaded"
+    cutoff = time.time() - older_than.total_seconds()
+    pruned = 0
+    for package in loaded.iterdir() if loaded.is_dir() else ():
+        try:
+            created = float(package.name)
+        except ValueError:
+            continue  # not a load package
+        if package.is_dir() and created < cutoff:
+            shutil.rmtree(package, ignore_errors=True)
+            pruned += 1
+    return pruned
 
 
 def _no_dlt_telemetry() -> None:

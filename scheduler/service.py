@@ -37,6 +37,7 @@ import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
+from ingest import prune_load_packages
 from moviemetric.config import Settings
 from moviemetric.errors import MovieMetricError
 from moviemetric.ops import (
@@ -355,8 +356,14 @@ class SchedulerService:
             return
         self._last_prune = time.monotonic()
         pruned = queue.prune(conn, self._retention)
-        if pruned:
-            log.info("pruned %d runs older than %d days", pruned, self._retention.days)
+        packages = prune_load_packages(self._warehouse.settings, self._retention)
+        if pruned or packages:
+            log.info(
+                "pruned %d runs and %d dlt load packages older than %d days",
+                pruned,
+                packages,
+                self._retention.days,
+            )
 
     # runs
 

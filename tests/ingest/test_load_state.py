@@ -7,14 +7,17 @@ last successful load (docs/architecture.md, "Raw layer").
 from __future__ import annotations
 
 import json
-from datetime import date
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 from dlt.common.versioned_state import decompress_state
 
+from ingest import prune_load_packages
 from ingest.sandbox import Sandbox
+from moviemetric.config import Settings
 from tests.sandbox_loads import load_sandbox
 
 CATALOG_DATE = date(2026, 1, 15)
@@ -52,3 +55,17 @@ def test_dlt_state_does_not_grow_with_the_catalog(
     assert small == large == {"last_load_date": CATALOG_DATE.isoformat()}
     assert abs(large_text - small_text) <= STATE_SLACK
     assert abs(large_json - small_json) <= STATE_SLACK
+
+
+def test_completed_load_packages_older_than_the_retention_are_pruned(tmp_path: Path) -> None:
+    settings = Settings(moviemetric_home=tmp_path)
+    loaded = tmp_path / "dlt" / "tmdb" / "load" / "loaded"
+    now = time.time()
+    old, recent = loaded / f"{now - 31 * 86400:.6f}", loaded / f"{now - 3600:.6f}"
+    for package in (old, recent, loaded / "not-a-package"):
+        (package / "completed_jobs").mkdir(parents=True)
+
+    assert prune_load_packages(settings, timedelta(days=30)) == 1
+
+    assert sorted(path.name for path in loaded.iterdir()) == sorted([recent.name, "not-a-package"])
+    assert prune_load_packages(Settings(moviemetric_home=tmp_path / "none"), timedelta(1)) == 0

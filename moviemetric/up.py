@@ -11,9 +11,9 @@ What it does, in order:
    series; the last day runs the whole chain (load -> transform -> index -> publish).
    With a TMDB key the chain runs once against TMDB. When something is published
    already, the data is reused and the chain is skipped.
-3. Starts the scheduler's threads and serves the API in the main thread, and prints the
-   URLs and the admin token; SIGINT or SIGTERM stops uvicorn, then the scheduler, then
-   (at exit) the embedded PostgreSQL.
+3. Serves the API in the main thread, prints the URLs and the admin token, and starts the
+   scheduler service in a thread once the API listens; SIGINT or SIGTERM stops uvicorn,
+   then the scheduler, then (at exit) the embedded PostgreSQL.
 4. Builds the dbt docs site for ``/lineage`` in a thread once the API listens, unless it
    is there already (dbt's start and parse take as long as a small build; the data
    need not wait for them), and prints when it is ready.
@@ -41,6 +41,7 @@ from pydantic import SecretStr
 
 from moviemetric.config import Settings
 from moviemetric.ops import data_version, prepare_warehouse
+from moviemetric.schedule import CRON_SETTINGS, cron_expressions, cron_trigger
 from moviemetric.steps import NullSink, ProgressSink, StepResult
 from moviemetric.terminal import TerminalSink
 from moviemetric.warehouse import PUBLISHED_SCHEMA, Warehouse, open_warehouse
@@ -60,9 +61,10 @@ Echo = Callable[[str], None]
 def run_up(settings: Settings, *, port: int | None, echo: Echo) -> None:
     """Prepare, make the first run if needed, then serve the API and run the scheduler."""
     from api import create_app, serve
-    from scheduler import SchedulerService
 
     settings = up_settings(settings)
+    for kind, expression in cron_expressions(settings).items():
+        cron_trigger(expression, CRON_SETTINGS[kind][1])  # a bad schedule fails now
     warehouse = open_warehouse(settings)
     prepare_warehouse(warehouse.url)
     version = published_version(warehouse)
@@ -76,14 +78,14 @@ def run_up(settings: Settings, *, port: int | None, echo: Echo) -> None:
             first_run(warehouse, sink, echo)
     example = search_example(warehouse)
     docs_built = (settings.lineage_dir / "index.html").is_file()
+    scheduler = BackgroundScheduler(warehouse, echo)
 
     def announce(url: str) -> None:
-        echo(banner(url, settings, example, service.describe_schedule(), docs_built))
+        echo(banner(url, settings, example, docs_built))
+        scheduler.start()
         if not docs_built:
             build_docs_in_background(warehouse, url, echo)
 
-    service = SchedulerService(warehouse, settings)
-    service.start()
     try:
         serve(
             create_app(settings),
@@ -93,8 +95,50 @@ def run_up(settings: Settings, *, port: int | None, echo: Echo) -> None:
         )
     finally:
         echo("moviemetric up: stopping")
-        service.stop()
+        scheduler.stop()
     echo("moviemetric up: stopped")
+
+
+class BackgroundScheduler:
+    """The scheduler service, started in a thread once the API listens.
+
+    Importing the scheduler imports the whole chain (dlt, the transform, search): a
+    second or more that the API need not wait for. ``stop`` stops a service that has
+    started and keeps one still being made from starting.
+    """
+
+    def __init__(self, warehouse: Warehouse, echo: Echo) -> None:
+        self._warehouse = warehouse
+        self._echo = echo
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._service = None
+
+    def start(self) -> None:
+        threading.Thread(target=self._start, name="scheduler-start", daemon=True).start()
+
+    def _start(self) -> None:
+        from scheduler import SchedulerService
+
+        try:
+            service = SchedulerService(self._warehouse, self._warehouse.settings)
+            with self._lock:
+                if self._stopped:
+                    return
+                service.start()
+                self._service = service
+        except Exception as exc:  # the API serves on; the log and the terminal say why
+            log.error("the scheduler did not start: %s", exc)
+            return
+        for line in service.describe_schedule():
+            self._echo(line)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            service = self._service
+        if service is not None:
+            service.stop()
 
 
 def up_settings(settings: Settings) -> Settings:
@@ -226,9 +270,7 @@ def title_word(title: str) -> str:
     return max(words, key=len, default="movie")
 
 
-def banner(
-    base_url: str, settings: Settings, example: str, schedule: list[str], docs_built: bool
-) -> str:
+def banner(base_url: str, settings: Settings, example: str, docs_built: bool) -> str:
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
     path = admin_token_path(settings)
     kept_in_file = path.is_file() and path.read_text().strip() == token
@@ -244,7 +286,6 @@ def banner(
         f"  trending   {base_url}/movies/trending",
         f"  admin token ({kept}): {token}",
         f"    curl -H 'Authorization: Bearer {token}' {base_url}/admin/jobs",
-        *schedule,
         "Press Ctrl+C to stop.",
     ]
     return "\n".join(lines)

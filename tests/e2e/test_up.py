@@ -85,10 +85,10 @@ class Up:
                 return words[1]
         pytest.fail(f"no {name} URL in the output:\n" + "\n".join(self.lines))
 
-    def stop(self, timeout: float = 15) -> float:
-        """SIGTERM; the seconds it took to exit (status 0)."""
+    def stop(self, stop_signal: signal.Signals, timeout: float = 15) -> float:
+        """Send ``stop_signal``; the seconds it took to exit (status 0)."""
         started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(stop_signal)
         try:
             status = self.process.wait(timeout=timeout)
         finally:
@@ -156,7 +156,7 @@ def test_up_serves_the_sandbox_over_8_days_then_a_second_up_reuses_the_data():
         assert jobs.status_code == 200, jobs.text
         assert _get(f"{api}/admin/jobs").status_code == 401
 
-        assert first.stop() < 15
+        assert first.stop(signal.SIGTERM) < 15
     finally:
         if first.process.poll() is None:
             first.process.kill()
@@ -172,7 +172,7 @@ def test_up_serves_the_sandbox_over_8_days_then_a_second_up_reuses_the_data():
         assert any(token in line for line in second.lines)  # the same admin token
         again = _get(f"{second.url('API')}/movies/trending", params={"limit": 20}).json()
         assert again == trending
-        assert second.stop() < 15
+        assert second.stop(signal.SIGINT) < 15  # Ctrl+C
     finally:
         if second.process.poll() is None:
             second.process.kill()

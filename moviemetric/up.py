@@ -8,7 +8,8 @@ What it does, in order:
    built-in sandbox (``UP_SANDBOX_MOVIES`` movies unless ``MOVIEMETRIC_SANDBOX_MOVIES``
    says otherwise) loaded by the real loader once per sandbox day, ``SANDBOX_DAYS`` days
    ending today (UTC), so the 7-day trending momentum and the genre statistics have a
-   series; the last day runs the whole chain (load -> transform -> index -> publish).
+   series; the last day runs the whole chain (``scheduler.STEPS``: load, freshness,
+   transform, index, publish).
    With a TMDB key the chain runs once against TMDB. When something is published
    already, the data is reused and the chain is skipped.
 3. Serves the API in the main thread, prints the URLs and the admin token, and starts the

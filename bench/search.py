@@ -52,6 +52,7 @@ import psycopg
 
 from bench._harness import RESULTS_DIR, scratch_database
 from bench.api_load import _load, uvicorn_process
+from search.index import SEARCH_ARTIFACTS
 
 END = date(2026, 6, 1)
 SEED = 42
@@ -59,7 +60,9 @@ SEED = 42
 # What the search reads (search_index, search_terms, search_term_variants, movie_catalog)
 # and what the API needs to answer (genre_stats_daily: the known genres), with their
 # parents; the recommendations, which the search does not read, are not built.
-SEARCH_SELECTION = "+movie_catalog +genre_stats_daily +search_term_variants +search_terms"
+SEARCH_SELECTION = " ".join(
+    f"+{name}" for name in ("movie_catalog", "genre_stats_daily", *SEARCH_ARTIFACTS)
+)
 
 QUERY_TYPES = (
     "rare word",

@@ -2,9 +2,12 @@
 
 One statement answers a search: it finds the typo corrections of the query words in
 ``search_term_variants``, builds the text queries, matches and ranks
-``search_index``, counts the matches and their facets, and joins the page's movies
-from ``movie_catalog`` (a publish renames schemas between statements, so a second
-statement could read another data version; see api/repositories.py).
+``search_index``, counts the matches per facet cell (``search_facet_cells``: the
+genres and decade of each cell make the facets), and joins the page's movies from
+``movie_catalog`` (a publish renames schemas between statements, so a second
+statement could read another data version; see api/repositories.py). Without text,
+the whole catalog's envelope is ``search_catalog_facets`` and filters on genre and
+decade alone are counted from the cells; the page is then read in popularity order.
 
 Query text only ever reaches the server as bound parameters, as folded words of
 letters and digits (``search.folding.words``) quoted as tsquery lexemes in SQL, so
@@ -212,8 +215,9 @@ FACET_CELLS = sql.SQL(
     "from cell_counts inner join {cells} as cells on cells.facet_cell = cell_counts.facet_cell), "
 )
 
-# The total and facets from the matches' cells.
-ENVELOPE = sql.SQL(  # no .format(): braces are literal
+# The total and facets from the matches' cells (not passed through .format(): its
+# braces are literal).
+ENVELOPE = sql.SQL(
     "counted as (select coalesce(sum(movie_count), 0)::bigint as total from facet_cells), "
     # unnest in the select list (one ProjectSet) costs far less than a lateral
     # function scan per cell

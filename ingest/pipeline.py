@@ -22,6 +22,7 @@ import dlt
 import psycopg
 import psycopg2
 from dlt.common.destination.exceptions import DestinationException
+from dlt.common.exceptions import SignalReceivedException
 from dlt.common.runtime.telemetry import stop_telemetry
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from psycopg import sql
@@ -150,6 +151,8 @@ def _load(warehouse: Warehouse, *, full_refresh: bool, sink: ProgressSink) -> Lo
                 pipeline.load(raise_on_failed_jobs=True)
             except BaseException as exc:  # interrupted runs too: nothing of them loads later
                 _discard_local_work(pipeline)
+                if _signalled(exc):
+                    raise KeyboardInterrupt from exc  # the command stops as on any signal
                 error = _user_error(exc, api, url) if isinstance(exc, Exception) else None
                 if error is None:
                     raise
@@ -313,6 +316,11 @@ def _dlt_credentials(url: str) -> PostgresCredentials:
 def _discard_local_work(pipeline: dlt.Pipeline) -> None:
     """Drop the failed run's packages and local state; the warehouse keeps the truth."""
     pipeline.drop()
+
+
+def _signalled(exc: BaseException) -> bool:
+    """dlt took SIGINT or SIGTERM over during its step and raised it as an error."""
+    return any(isinstance(cause, SignalReceivedException) for cause in exception_chain(exc))
 
 
 def _user_error(exc: Exception, api: TmdbApi, url: str) -> MovieMetricError | None:

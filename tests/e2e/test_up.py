@@ -179,3 +179,18 @@ def test_up_serves_the_sandbox_over_8_days_then_a_second_up_reuses_the_data():
     _assert_no_embedded_server(home / "pgdata")
     print(f"first up ready in {first_ready:.1f} s, second in {second_ready:.1f} s")
     assert second_ready < first_ready
+
+
+def test_a_signal_during_the_first_run_stops_up_and_the_embedded_postgresql():
+    home = get_settings().home_dir
+    up = Up({**os.environ, "MOVIEMETRIC_SANDBOX_MOVIES": SANDBOX_MOVIES}, _free_port())
+    try:
+        up.wait_for(" load: ", timeout=120)  # the first sandbox day is loaded
+        up.process.send_signal(signal.SIGTERM)
+        status = up.process.wait(timeout=15)
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
+    assert status == 130
+    assert "moviemetric: interrupted" in up.process.stderr.read()
+    _assert_no_embedded_server(home / "pgdata")

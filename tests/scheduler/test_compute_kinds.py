@@ -93,7 +93,7 @@ def test_the_compute_kinds_are_the_artifacts_of_the_run_queue() -> None:
     assert set(ARTIFACTS) | {"all"} == set(COMPUTE_ARTIFACTS)
     assert COMPUTE_SELECTIONS["compute:all"] is None
     for artifact in ARTIFACTS:
-        assert steps_for(f"compute:{artifact}") == ("transform", "index", "publish")
+        assert steps_for(f"compute:{artifact}") == ("freshness", "transform", "index", "publish")
 
 
 def test_each_compute_kind_selects_its_artifact_what_it_needs_and_what_needs_it(
@@ -152,11 +152,11 @@ def test_a_compute_run_rebuilds_its_artifact_and_publishes_the_rest_carried_over
 
     results = run_kind(warehouse, "compute:trending")
 
-    assert [result.step for result in results] == ["transform", "index", "publish"]
-    built = set(results[0].rows)
+    assert [result.step for result in results] == ["freshness", "transform", "index", "publish"]
+    built = set(results[1].rows)  # the transform's (after the freshness step)
     assert {"movie_trending_daily", *CATALOG_AND_SEARCH} <= built
     assert not built & {"genre_stats_daily", "ratings_by_decade", "movie_recommendations"}
-    assert results[0].tests > 0
+    assert results[1].tests > 0
     assert results[-1].version == 2
     published_rows = results[-1].rows
     assert set(ARTIFACTS.values()) <= set(published_rows)  # carried over, still published

@@ -166,7 +166,8 @@ def test_scheduler_and_serve_run_an_admin_compute_request_and_serve_its_publish(
                 time.sleep(0.2)
             assert seen == ["queued", "running", "succeeded"], job
             assert job["error"] is None
-            assert [step["step"] for step in job["steps"]] == ["transform", "index", "publish"]
+            steps = [step["step"] for step in job["steps"]]
+            assert steps == ["freshness", "transform", "index", "publish"]
             assert job["steps"][-1]["version"] == 2
 
             def serving() -> dict:

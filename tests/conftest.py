@@ -21,6 +21,7 @@ from psycopg import sql
 
 from moviemetric.config import get_settings
 from moviemetric.logs import detach_log_file
+from moviemetric.ops import prepare_warehouse
 
 ADMIN_URL = os.environ.get(
     "MOVIEMETRIC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -61,6 +62,22 @@ def drop_database(name: str) -> None:
         )
 
 
+# The fields of a movie in every list the API serves (/movies, /search, trending and
+# recommendation items), in order: MovieSummaryPublic, pinned here independently.
+MOVIE_SUMMARY_KEYS = [
+    "id",
+    "title",
+    "original_title",
+    "release_date",
+    "release_year",
+    "genres",
+    "vote_average",
+    "vote_count",
+    "popularity",
+    "poster_path",
+]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test sees the developer's services or home; settings are re-read per test.
@@ -80,6 +97,14 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     detach_log_file()
     if not (home / "pgdata").exists():  # a test's embedded server stops at exit: keep it
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def runs_url(make_database: Callable[[], str]) -> str:
+    """A fresh database with the ops schema migrated (run queue included), nothing loaded."""
+    url = make_database()
+    prepare_warehouse(url)
+    return url
 
 
 @pytest.fixture

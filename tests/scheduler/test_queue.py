@@ -20,13 +20,6 @@ from moviemetric.steps import StepResult
 from scheduler import queue
 
 
-@pytest.fixture
-def runs_url(make_database) -> str:
-    url = make_database()
-    prepare_warehouse(url)
-    return url
-
-
 def connect(url: str) -> psycopg.Connection:
     return psycopg.connect(url, autocommit=True)
 

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from moviemetric.config import Settings
-from moviemetric.ops import RUN_LOCK_KEY, prepare_warehouse
+from moviemetric.ops import RUN_LOCK_KEY
 from moviemetric.warehouse import open_warehouse
 from scheduler import run_kind
 from tests.warehouse.raw_fixture import load_raw, make_catalog
@@ -69,13 +69,6 @@ class Command:
             self.process.kill()
         self.process.wait(10)
         self._reader.join(5)
-
-
-@pytest.fixture
-def runs_url(make_database) -> str:
-    url = make_database()
-    prepare_warehouse(url)
-    return url
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

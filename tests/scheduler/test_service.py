@@ -24,7 +24,6 @@ from apscheduler.triggers.cron import CronTrigger
 
 from moviemetric.config import Settings
 from moviemetric.errors import MovieMetricError
-from moviemetric.ops import prepare_warehouse
 from moviemetric.steps import StepResult, utc_now
 from moviemetric.warehouse import open_warehouse
 from scheduler import chain, queue
@@ -110,13 +109,6 @@ class Service:
             self.process.kill()
         self.process.wait(10)
         self._reader.join(5)
-
-
-@pytest.fixture
-def runs_url(make_database) -> str:
-    url = make_database()
-    prepare_warehouse(url)
-    return url
 
 
 def scalar(url: str, query: str, params: tuple = ()) -> object:

@@ -14,6 +14,7 @@ from api.repositories import _movie_summary
 from moviemetric.ops import API_ROLE
 from search import SearchPage, SearchQuery
 from search.postgres import MAX_QUERY_WORDS, PostgresSearch
+from tests.conftest import MOVIE_SUMMARY_KEYS
 
 pytestmark = pytest.mark.anyio
 
@@ -45,18 +46,7 @@ async def test_a_known_title_is_the_first_hit(db):
 
 async def test_items_have_the_movies_shape(db, search_warehouse):
     page = await search(db, "interstellar")
-    assert list(page.items[0]) == [
-        "id",
-        "title",
-        "original_title",
-        "release_date",
-        "release_year",
-        "genres",
-        "vote_average",
-        "vote_count",
-        "popularity",
-        "poster_path",
-    ]
+    assert list(page.items[0]) == MOVIE_SUMMARY_KEYS
     assert page.items[0]["title"] == "Interstellar" and page.total_is_exact
 
 

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from api.main import create_app
 from moviemetric.config import Settings
-from moviemetric.ops import COMPUTE_ARTIFACTS, prepare_warehouse
+from moviemetric.ops import COMPUTE_ARTIFACTS
 from moviemetric.steps import StepResult, utc_now
 from moviemetric.warehouse import open_warehouse
 from scheduler import SchedulerService
@@ -38,13 +38,6 @@ ADMIN_ROUTES = [("POST", path) for path in ENQUEUE_ROUTES] + [
     ("GET", "/admin/jobs"),
     ("GET", "/admin/jobs/1"),
 ]
-
-
-@pytest.fixture
-def runs_url(make_database) -> str:
-    url = make_database()
-    prepare_warehouse(url)
-    return url
 
 
 def settings_for(url: str, token: str | None = TOKEN) -> Settings:

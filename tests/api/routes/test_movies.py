@@ -9,6 +9,7 @@ import pytest
 from psycopg import sql
 
 from moviemetric.ops import API_ROLE
+from tests.conftest import MOVIE_SUMMARY_KEYS
 
 pytestmark = pytest.mark.anyio
 
@@ -265,20 +266,6 @@ def test_api_role_cannot_read_unpublished_tables(published_url, unpublished):
             )
 
 
-SUMMARY_KEYS = [
-    "id",
-    "title",
-    "original_title",
-    "release_date",
-    "release_year",
-    "genres",
-    "vote_average",
-    "vote_count",
-    "popularity",
-    "poster_path",
-]
-
-
 async def test_a_movie_has_one_shape_in_every_endpoint(client, warehouse):
     """The fields of a /movies item come first, named and ordered the same, wherever a
     movie is returned; an endpoint only adds its own fields after them."""
@@ -298,13 +285,13 @@ async def test_a_movie_has_one_shape_in_every_endpoint(client, warehouse):
     }
     for endpoint, items in movies.items():
         for item in items:
-            assert list(item)[: len(SUMMARY_KEYS)] == SUMMARY_KEYS, endpoint
+            assert list(item)[: len(MOVIE_SUMMARY_KEYS)] == MOVIE_SUMMARY_KEYS, endpoint
     assert "stats" not in detail
     assert {"keywords", "genre_ids", "runtime", "budget", "revenue"} <= set(detail)
     # The same movie carries the same values in the catalog and in its detail.
     for item in listed:
         one = (await client.get(f"/movies/{item['id']}")).json()
-        assert {key: one[key] for key in SUMMARY_KEYS} == item
+        assert {key: one[key] for key in MOVIE_SUMMARY_KEYS} == item
 
 
 @pytest.mark.parametrize(

@@ -9,21 +9,9 @@ from collections import Counter
 import pytest
 
 from search import MAX_OFFSET, MAX_QUERY_LENGTH
+from tests.conftest import MOVIE_SUMMARY_KEYS
 
 pytestmark = pytest.mark.anyio
-
-SUMMARY_FIELDS = [
-    "id",
-    "title",
-    "original_title",
-    "release_date",
-    "release_year",
-    "genres",
-    "vote_average",
-    "vote_count",
-    "popularity",
-    "poster_path",
-]
 
 
 @pytest.fixture
@@ -71,9 +59,9 @@ async def test_the_envelope_and_items_have_the_movies_shape(client, known_title)
     assert list(body["facets"]) == ["genres", "decades"]
     assert (body["limit"], body["offset"]) == (5, 0)
     item = body["items"][0]
-    assert list(item) == SUMMARY_FIELDS
+    assert list(item) == MOVIE_SUMMARY_KEYS
     movie = (await client.get(f"/movies/{item['id']}")).json()
-    assert item == {field: movie[field] for field in SUMMARY_FIELDS}
+    assert item == {field: movie[field] for field in MOVIE_SUMMARY_KEYS}
 
 
 @pytest.mark.parametrize(

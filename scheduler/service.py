@@ -285,8 +285,9 @@ class SchedulerService:
             self.start()
             for line in self.describe_schedule():
                 echo(line)
+            # a timed wait, so the main thread returns to Python and runs the handlers
             while not signalled.wait(0.5):
-                pass
+                continue
             echo("scheduler: stopping")
         finally:
             self.stop()

@@ -59,15 +59,27 @@ def enqueue(
 
 def fail_lapsed(conn: psycopg.Connection) -> list[int]:
     """Fail every running run whose lease lapsed; their ids."""
+    return sorted(
+        _update_runs(
+            conn,
+            "status = 'failed', ended_at = now(), error = %s",
+            "status = 'running' and lease_expires_at < now()",
+            (LAPSED_ERROR,),
+        )
+    )
+
+
+def _update_runs(
+    conn: psycopg.Connection, assignments: str, condition: str, params: tuple
+) -> list[int]:
+    """``update ops.pipeline_runs set ASSIGNMENTS where CONDITION`` in a transaction of
+    its own; the ids of the runs it changed. Both clauses are literals of this module."""
     with conn.transaction():
         rows = conn.execute(
-            sql.SQL(
-                "update {} set status = 'failed', ended_at = now(), error = %s"
-                " where status = 'running' and lease_expires_at < now() returning id"
-            ).format(_RUNS),
-            (LAPSED_ERROR,),
+            sql.SQL(f"update {{}} set {assignments} where {condition} returning id").format(_RUNS),
+            params,
         ).fetchall()
-    return sorted(row[0] for row in rows)
+    return [row[0] for row in rows]
 
 
 def claim(conn: psycopg.Connection, owner: str, lease_seconds: float) -> Run | None:
@@ -99,15 +111,14 @@ def claim(conn: psycopg.Connection, owner: str, lease_seconds: float) -> Run | N
 
 def renew(conn: psycopg.Connection, run_id: int, owner: str, lease_seconds: float) -> bool:
     """Extend ``owner``'s lease on a running run; False when the run is no longer its own."""
-    with conn.transaction():
-        row = conn.execute(
-            sql.SQL(
-                "update {} set lease_expires_at = now() + make_interval(secs => %s)"
-                " where id = %s and status = 'running' and lease_owner = %s returning id"
-            ).format(_RUNS),
+    return bool(
+        _update_runs(
+            conn,
+            "lease_expires_at = now() + make_interval(secs => %s)",
+            "id = %s and status = 'running' and lease_owner = %s",
             (lease_seconds, run_id, owner),
-        ).fetchone()
-    return row is not None
+        )
+    )
 
 
 def step_record(result: StepResult) -> dict[str, object]:
@@ -156,15 +167,14 @@ def record_step(
     False when the run is no longer running (it was failed as interrupted or lapsed).
     """
     record = step_record(step) if isinstance(step, StepResult) else step
-    with conn.transaction():
-        row = conn.execute(
-            sql.SQL(
-                "update {} set steps = steps || jsonb_build_array(%s::jsonb)"
-                " where id = %s and status = 'running' returning id"
-            ).format(_RUNS),
+    return bool(
+        _update_runs(
+            conn,
+            "steps = steps || jsonb_build_array(%s::jsonb)",
+            "id = %s and status = 'running'",
             (json.dumps(record, default=str), run_id),
-        ).fetchone()
-    return row is not None
+        )
+    )
 
 
 def finish(conn: psycopg.Connection, run_id: int, error: str | None = None) -> bool:
@@ -173,15 +183,14 @@ def finish(conn: psycopg.Connection, run_id: int, error: str | None = None) -> b
     False when it had already ended (e.g. failed as interrupted or lapsed): the first
     verdict stands.
     """
-    with conn.transaction():
-        row = conn.execute(
-            sql.SQL(
-                "update {} set status = %s, ended_at = now(), error = %s,"
-                " lease_expires_at = null where id = %s and status = 'running' returning id"
-            ).format(_RUNS),
+    return bool(
+        _update_runs(
+            conn,
+            "status = %s, ended_at = now(), error = %s, lease_expires_at = null",
+            "id = %s and status = 'running'",
             ("failed" if error is not None else "succeeded", error, run_id),
-        ).fetchone()
-    return row is not None
+        )
+    )
 
 
 def prune(conn: psycopg.Connection, older_than: timedelta) -> int:

@@ -3,17 +3,16 @@ on SIGINT or SIGTERM after a graceful shutdown."""
 
 from __future__ import annotations
 
-import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+
+from tests.processes import OutputProcess
 
 LISTENING = re.compile(
     r"^MovieMetric API listening on (http://127\.0\.0\.1:(\d+)) \(docs: (\S+)\)$"
@@ -27,54 +26,20 @@ SERVE_WITH_EXIT_HOOK = (
 )
 
 
-class Serve:
-    """A ``moviemetric serve`` subprocess whose stdout lines are read as they come."""
-
-    def __init__(self, *command: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, *command],
-            env=os.environ.copy(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def next_line(self, timeout: float = 60) -> str:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            pytest.fail(f"serve printed no line within {timeout} s")
-        if line is None:
-            self.process.wait(timeout=30)
-            pytest.fail(f"serve exited {self.process.returncode}: {self.process.stderr.read()}")
-        return line
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
-
-
 @pytest.fixture
-def serve_api(published_url, monkeypatch) -> Iterator[Callable[..., Serve]]:
+def serve_api(published_url, monkeypatch) -> Iterator[Callable[..., OutputProcess]]:
+    """Starts ``python COMMAND...`` over the published dataset; killed after the test."""
     monkeypatch.setenv("DATABASE_URL", published_url)
-    started: list[Serve] = []
+    started: list[OutputProcess] = []
 
-    def start(*command: str) -> Serve:
-        server = Serve(*command)
+    def start(*command: str) -> OutputProcess:
+        server = OutputProcess([sys.executable, *command], separate_stderr=True)
         started.append(server)
         return server
 
     yield start
     for server in started:
-        server.stop()
+        server.kill()
 
 
 def test_serve_says_where_it_listens_once_bound_then_answers_http(serve_api):
@@ -102,7 +67,8 @@ def test_serve_shuts_down_on_a_signal(serve_api, stop):
     assert httpx.get(f"{url}/health", timeout=10).status_code == 200
     server.process.send_signal(stop)
     server.process.wait(timeout=30)
-    stderr = server.process.stderr.read()
+    server.kill()  # it has exited: this collects the rest of its output
+    stderr = "\n".join(server.errors)
     assert "Traceback" not in stderr, stderr
     if stop == signal.SIGINT:
         # Ctrl+C is how a server stops: a normal exit, so exit hooks run.

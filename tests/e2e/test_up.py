@@ -9,13 +9,11 @@ serves the same data without running the chain.
 from __future__ import annotations
 
 import os
-import queue
+import re
 import signal
 import socket
 import stat
-import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +23,7 @@ import pytest
 
 from moviemetric.config import get_settings
 from tests.core.test_lifecycle import _postgres_processes
+from tests.processes import OutputProcess
 
 pytestmark = pytest.mark.slow
 
@@ -39,43 +38,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Up:
+class Up(OutputProcess):
     """`moviemetric up` in a subprocess, its stdout read line by line."""
 
     def __init__(self, env: dict[str, str], port: int) -> None:
         self.port = port
-        self.lines: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "moviemetric.cli", "up", "--port", str(port)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self._lines.put(line.rstrip("\n"))
-        self._lines.put(None)
-
-    def wait_for(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.lines):
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is None:
-                self.process.kill()
-                pytest.fail(
-                    f"`moviemetric up` printed no {text!r} (status {self.process.poll()}):\n"
-                    + "\n".join(self.lines)
-                    + "\n"
-                    + self.process.stderr.read()[-3000:]
-                )
-            self.lines.append(line)
+        command = [sys.executable, "-m", "moviemetric.cli", "up", "--port", str(port)]
+        super().__init__(command, env=env, separate_stderr=True)
 
     def url(self, name: str) -> str:
         """The URL printed after ``name`` in the banner (e.g. "search")."""
@@ -88,13 +57,8 @@ class Up:
     def stop(self, stop_signal: signal.Signals, timeout: float = 15) -> float:
         """Send ``stop_signal``; the seconds it took to exit (status 0)."""
         started = time.monotonic()
-        self.process.send_signal(stop_signal)
-        try:
-            status = self.process.wait(timeout=timeout)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-        assert status == 0, self.process.stderr.read()[-3000:]
+        status = self.signal_and_wait(stop_signal, timeout)
+        assert status == 0, self.describe()
         return time.monotonic() - started
 
 
@@ -116,7 +80,7 @@ def test_up_serves_the_sandbox_over_8_days_then_a_second_up_reuses_the_data():
     started = time.monotonic()
     first = Up(env, _free_port())
     try:
-        first.wait_for(READY_LINE, timeout=420)  # minutes on a loaded machine
+        first.wait_for(re.escape(READY_LINE), timeout=420)  # minutes on a loaded machine
         first_ready = time.monotonic() - started
         api = first.url("API")
         assert api == f"http://127.0.0.1:{first.port}"
@@ -158,14 +122,13 @@ def test_up_serves_the_sandbox_over_8_days_then_a_second_up_reuses_the_data():
 
         assert first.stop(signal.SIGTERM) < 15
     finally:
-        if first.process.poll() is None:
-            first.process.kill()
+        first.kill()
     _assert_no_embedded_server(home / "pgdata")
 
     started = time.monotonic()
     second = Up(env, _free_port())
     try:
-        second.wait_for(READY_LINE, timeout=60)
+        second.wait_for(re.escape(READY_LINE), timeout=60)
         second_ready = time.monotonic() - started
         assert any(line.startswith("Reusing the data") for line in second.lines)
         assert not any(" load: " in line for line in second.lines)
@@ -174,8 +137,7 @@ def test_up_serves_the_sandbox_over_8_days_then_a_second_up_reuses_the_data():
         assert again == trending
         assert second.stop(signal.SIGINT) < 15  # Ctrl+C
     finally:
-        if second.process.poll() is None:
-            second.process.kill()
+        second.kill()
     _assert_no_embedded_server(home / "pgdata")
     print(f"first up ready in {first_ready:.1f} s, second in {second_ready:.1f} s")
     assert second_ready < first_ready
@@ -186,11 +148,9 @@ def test_a_signal_during_the_first_run_stops_up_and_the_embedded_postgresql():
     up = Up({**os.environ, "MOVIEMETRIC_SANDBOX_MOVIES": SANDBOX_MOVIES}, _free_port())
     try:
         up.wait_for(" load: ", timeout=120)  # the first sandbox day is loaded
-        up.process.send_signal(signal.SIGTERM)
-        status = up.process.wait(timeout=15)
+        status = up.signal_and_wait(signal.SIGTERM, timeout=15)
     finally:
-        if up.process.poll() is None:
-            up.process.kill()
+        up.kill()
     assert status == 130
-    assert "moviemetric: interrupted" in up.process.stderr.read()
+    assert any("moviemetric: interrupted" in line for line in up.errors), up.describe()
     _assert_no_embedded_server(home / "pgdata")

@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from moviemetric.config import Settings
 from moviemetric.ops import RUN_LOCK_KEY
 from moviemetric.warehouse import open_warehouse
 from scheduler import run_kind
+from tests.processes import OutputProcess
 from tests.warehouse.raw_fixture import load_raw, make_catalog
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,50 +32,20 @@ AUTH = {"authorization": f"Bearer {TOKEN}"}
 LISTENING = re.compile(r"^MovieMetric API listening on (http://127\.0\.0\.1:\d+) ")
 
 
-class Command:
-    """A ``moviemetric`` subprocess; stdout and stderr lines collected as they come."""
-
-    def __init__(self, *args: str, **env: str) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-u", "-m", "moviemetric.cli", *args],
-            cwd=REPO_ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if match := re.search(pattern, line):
-                    return match
-            if self.process.poll() is not None:
-                self._reader.join(5)
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"no {pattern!r} from {self.process.args}:\n" + "\n".join(self.lines))
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(10)
-        self._reader.join(5)
+def moviemetric(*args: str, **env: str) -> OutputProcess:
+    """A ``moviemetric`` subprocess, its stdout and stderr lines collected as they come."""
+    return OutputProcess(
+        [sys.executable, "-u", "-m", "moviemetric.cli", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_scheduler_command_prints_its_schedule_and_stops_on_a_signal_within_10_s(
     runs_url: str, tmp_path: Path, sig: signal.Signals
 ) -> None:
-    service = Command(
+    service = moviemetric(
         "scheduler",
         DATABASE_URL=runs_url,
         MOVIEMETRIC_HOME=str(tmp_path),
@@ -92,7 +62,7 @@ def test_the_scheduler_command_prints_its_schedule_and_stops_on_a_signal_within_
         returncode = service.process.wait(10)
         elapsed = time.monotonic() - started
     finally:
-        service.stop()
+        service.kill()
     assert returncode == 0, "\n".join(service.lines)
     assert elapsed < 10
     assert service.lines[-1] == "scheduler: stopped"
@@ -125,8 +95,8 @@ def test_scheduler_and_serve_run_an_admin_compute_request_and_serve_its_publish(
     load_raw(url, make_catalog(movies=120, days=8, seed=6), tmp_path / "dlt")
     run_kind(open_warehouse(Settings(database_url=url)), "compute:all")  # version 1
     env = {"DATABASE_URL": url, "MOVIEMETRIC_HOME": str(tmp_path / "home")}
-    service = Command("scheduler", **env)
-    api = Command("serve", "--port", "0", MOVIEMETRIC_ADMIN_TOKEN=TOKEN, **env)
+    service = moviemetric("scheduler", **env)
+    api = moviemetric("serve", "--port", "0", MOVIEMETRIC_ADMIN_TOKEN=TOKEN, **env)
     try:
         service.wait_for("runs: claimed from ops.pipeline_runs")
         base_url = api.wait_for(LISTENING.pattern)[1]
@@ -183,5 +153,5 @@ def test_scheduler_and_serve_run_an_admin_compute_request_and_serve_its_publish(
         api.process.send_signal(signal.SIGTERM)
         service.process.send_signal(signal.SIGTERM)
         assert service.process.wait(10) == 0
-        api.stop()
-        service.stop()
+        api.kill()
+        service.kill()

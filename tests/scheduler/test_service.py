@@ -8,12 +8,9 @@ over fake chain steps.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -36,6 +33,7 @@ from scheduler.service import (
     run_kind,
     steps_for,
 )
+from tests.processes import OutputProcess
 from tests.warehouse.raw_fixture import load_raw, make_catalog
 
 SERVICE = """
@@ -69,46 +67,17 @@ service.run_until_signalled(echo=lambda line: print(line, flush=True))
 FIRED = re.compile(r"^cron: fired ingest for (\S+): run (\d+)$")
 
 
-class Service:
-    """A scheduler service process whose stdout is collected line by line."""
+class Service(OutputProcess):
+    """A scheduler service process (``mode`` of SERVICE above), its output read as it comes."""
 
     def __init__(self, url: str, mode: str) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-u", "-c", SERVICE, url, mode],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=os.environ.copy(),
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"no {text!r} from the service; it said:\n" + "\n".join(self.lines))
+        super().__init__([sys.executable, "-u", "-c", SERVICE, url, mode])
 
     def fires(self) -> list[str]:
         return [match[1] for line in self.lines if (match := FIRED.match(line))]
 
     def leads(self) -> bool:
         return any(line.endswith("leads: it fires cron") for line in self.lines)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(10)
-        self._reader.join(5)
 
 
 def scalar(url: str, query: str, params: tuple = ()) -> object:
@@ -169,7 +138,7 @@ def test_sigterm_fails_the_running_run_as_interrupted_within_ten_seconds(
         service.wait_for("runs: claimed from ops.pipeline_runs")
         with psycopg.connect(runs_url, autocommit=True) as conn:
             run_id = queue.enqueue(conn, "compute:all", "admin")
-        service.wait_for(f"run {run_id} (compute:all, by admin) started", timeout=15)
+        service.wait_for(re.escape(f"run {run_id} (compute:all, by admin) started"), timeout=15)
         status = "select status from ops.pipeline_runs where id = %s"
         assert scalar(runs_url, status, (run_id,)) == "running"
         started = time.monotonic()
@@ -196,7 +165,7 @@ def test_a_killed_services_run_is_failed_by_the_next_service_once_its_lease_laps
         killed.wait_for("runs: claimed from ops.pipeline_runs")
         with psycopg.connect(runs_url, autocommit=True) as conn:
             run_id = queue.enqueue(conn, "ingest", "admin")
-        killed.wait_for(f"run {run_id} (ingest, by admin) started", timeout=15)
+        killed.wait_for(re.escape(f"run {run_id} (ingest, by admin) started"), timeout=15)
     finally:
         killed.kill()  # kill -9 mid-run: its lease (5 s) is never renewed again
     version = scalar(runs_url, "select version from ops.data_version")

@@ -130,15 +130,18 @@ def run_dbt_command(warehouse: Warehouse, args: list[str]) -> int:
 
 
 def dbt_environment(url: str, application_name: str | None = None) -> dict[str, str]:
-    """The environment dbt runs in: this one, plus the warehouse as PG* variables."""
+    """The environment dbt runs in: this one, plus the warehouse as PG* variables.
+
+    ``application_name`` names dbt's sessions (PGAPPNAME; the profile leaves it to
+    libpq, so a new name per build keeps dbt's saved parse valid); default "dbt".
+    """
     env = {
         **os.environ,
         **libpq_env(url),
         "DATABASE_URL": url,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    if application_name:
-        env["DBT_APPLICATION_NAME"] = application_name
+    env["PGAPPNAME"] = application_name or env.get("PGAPPNAME") or "dbt"
     return env
 
 

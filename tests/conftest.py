@@ -26,7 +26,20 @@ from moviemetric.ops import prepare_warehouse
 ADMIN_URL = os.environ.get(
     "MOVIEMETRIC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("MOVIEMETRIC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _worker_redis_url(url: str) -> str:
+    """Under pytest-xdist each worker gets its own Redis database (gw0 -> 1, gw1 -> 2, ...):
+    the workers publish datasets of the same data version, whose cache keys would meet."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    return urlparse(url)._replace(path=f"/{1 + int(worker[2:]) % 15}").geturl()
+
+
+REDIS_URL = _worker_redis_url(
+    os.environ.get("MOVIEMETRIC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+)
 
 # Variables that would point a test at a developer's real services.
 _SERVICE_VARIABLES = (

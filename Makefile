@@ -24,10 +24,9 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/moviemetric serve
 
-## test: lint, then the whole test suite against real PostgreSQL and Redis, on 2 workers
-## (a file's tests stay on one worker, so its module fixtures are built once)
+## test: lint, then the whole test suite against real PostgreSQL and Redis
 test: $(VENV)/.installed services lint
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -156,3 +156,22 @@ def redis_url() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.shared_datasets import start_run
+
+    start_run(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # pytest-xdist: the controller starts a worker
+    from tests.shared_datasets import hand_run_to_worker
+
+    hand_run_to_worker(node)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.shared_datasets import drop_run_templates
+
+    drop_run_templates(session.config)

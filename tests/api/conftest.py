@@ -27,7 +27,7 @@ from starlette.types import ASGIApp
 from api.main import create_app
 from moviemetric.config import Settings
 from tests.api.published_dataset import publish_sandbox_dataset
-from tests.conftest import create_database, drop_database
+from tests.shared_datasets import dataset
 
 
 @pytest.fixture
@@ -42,14 +42,10 @@ def _no_api_login_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def published_url(tmp_path_factory) -> Iterator[str]:
+def published_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A database holding a published dataset (artifacts, ops.data_version, API role)."""
-    name, url = create_database("mm_api")
-    try:
-        publish_sandbox_dataset(url, tmp_path_factory.mktemp("pipeline-home"))
+    with dataset(request, "api", publish_sandbox_dataset) as (url, _, _):
         yield url
-    finally:
-        drop_database(name)
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from moviemetric.steps import StepResult
 from moviemetric.warehouse import open_warehouse
-from tests.conftest import create_database, drop_database
 from tests.search.catalog import search_catalog
+from tests.shared_datasets import dataset
 from tests.warehouse.conftest import Warehouse, warehouse_settings
 from tests.warehouse.raw_fixture import load_raw
 from transform import run_transform
@@ -19,16 +21,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def _publish_search_catalog(url: str, root: Path) -> StepResult:
+    load_raw(url, search_catalog(), root / "dlt")
+    return run_transform(open_warehouse(warehouse_settings(url, root / "home")))
+
+
 @pytest.fixture(scope="session")
-def search_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+def search_warehouse(request: pytest.FixtureRequest) -> Iterator[Warehouse]:
     """The search catalog loaded through dlt, built and published once."""
-    name, url = create_database("mm_search")
-    root = tmp_path_factory.mktemp("search-warehouse")
-    try:
-        catalog = search_catalog()
-        load_raw(url, catalog, root / "dlt")
+    with dataset(request, "search", _publish_search_catalog) as (url, root, summary):
         settings = warehouse_settings(url, root / "home")
-        summary = run_transform(open_warehouse(settings))
-        yield Warehouse(url, settings, catalog, root / "dlt", summary)
-    finally:
-        drop_database(name)
+        yield Warehouse(url, settings, search_catalog(), root / "dlt", summary)

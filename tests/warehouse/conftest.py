@@ -16,7 +16,7 @@ import pytest
 from moviemetric.config import Settings
 from moviemetric.steps import StepResult
 from moviemetric.warehouse import open_warehouse
-from tests.conftest import create_database, drop_database
+from tests.shared_datasets import dataset
 from tests.warehouse.raw_fixture import RawCatalog, load_raw, make_catalog
 from transform import run_transform
 
@@ -56,24 +56,26 @@ class Warehouse:
         self.catalog = catalog
 
 
+CATALOG = {"movies": 300, "days": 10, "seed": 7}
+
+
 def warehouse_settings(url: str, home: Path) -> Settings:
     return Settings(database_url=url, moviemetric_home=home)
 
 
+def _publish_fixture_catalog(url: str, root: Path) -> tuple[StepResult, tuple[str, ...]]:
+    load_raw(url, make_catalog(**CATALOG), root / "dlt")
+    summary = run_transform(open_warehouse(warehouse_settings(url, root / "home")))
+    with psycopg.connect(url) as conn:
+        schemas = conn.execute(
+            "select nspname from pg_namespace where nspname like 'artifacts\\_\\_%'"
+        ).fetchall()
+    return summary, tuple(s for (s,) in schemas)
+
+
 @pytest.fixture(scope="session")
-def published_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+def published_warehouse(request: pytest.FixtureRequest) -> Iterator[Warehouse]:
     """300 movies with 10 days of snapshots, loaded through dlt and published once."""
-    name, url = create_database("mm_wh")
-    root = tmp_path_factory.mktemp("warehouse")
-    try:
-        catalog = make_catalog(movies=300, days=10, seed=7)
-        load_raw(url, catalog, root / "dlt")
+    with dataset(request, "wh", _publish_fixture_catalog) as (url, root, (summary, schemas)):
         settings = warehouse_settings(url, root / "home")
-        summary = run_transform(open_warehouse(settings))
-        with psycopg.connect(url) as conn:
-            schemas = conn.execute(
-                "select nspname from pg_namespace where nspname like 'artifacts\\_\\_%'"
-            ).fetchall()
-        yield Warehouse(url, settings, catalog, root / "dlt", summary, tuple(s for (s,) in schemas))
-    finally:
-        drop_database(name)
+        yield Warehouse(url, settings, make_catalog(**CATALOG), root / "dlt", summary, schemas)

@@ -36,8 +36,9 @@ def test_the_log_file_gets_records_masked(tmp_path):
     root = logging.getLogger()
     try:
         logging.getLogger("ingest.test").warning("retrying /3/movie/1?api_key=k3y attempt 2")
-        for handler in root.handlers:
-            handler.flush()
+        for handler in root.handlers:  # this file's handler only: others may hold
+            if getattr(handler, "baseFilename", None) == str(path):  # a closed stream
+                handler.flush()
         text = path.read_text()
     finally:
         for handler in [h for h in root.handlers if getattr(h, "baseFilename", None) == str(path)]:

@@ -26,7 +26,7 @@ serve: $(VENV)/.installed
 
 ## test: lint, then the whole test suite against real PostgreSQL and Redis
 test: $(VENV)/.installed services lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

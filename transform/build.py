@@ -189,6 +189,8 @@ def _build(
         sink=sink,
         task="dbt build",
         application_name=BUILD_SESSION_PREFIX + token,
+        # the freshness step before it parsed the same project with the same vars
+        reuse_parse_from=_freshness_target(warehouse),
     )
     _raise_on_failures(results, version_before)
     if not results.get("results"):
@@ -243,12 +245,13 @@ def run_freshness(
     run (bad project, warehouse down, a source table missing) fails the step.
     """
     started = utc_now()
-    target = warehouse.settings.home_dir / "dbt" / "target-freshness"
+    target = _freshness_target(warehouse)
     sources_file = target / "sources.json"
     sources_file.unlink(missing_ok=True)
     try:
+        # with the build's vars, so the build that follows reuses this parse
         run_dbt(
-            ["source", "freshness"],
+            ["source", "freshness", "--vars", json.dumps(_BUILD_VARS)],
             warehouse,
             sink=sink,
             task="source freshness",
@@ -278,6 +281,10 @@ def run_freshness(
         summary=f"source freshness {freshness['status']}: {listed}",
         details={"freshness": freshness},
     )
+
+
+def _freshness_target(warehouse: Warehouse) -> Path:
+    return warehouse.settings.home_dir / "dbt" / "target-freshness"
 
 
 def _read_freshness(sources_file: Path) -> dict:

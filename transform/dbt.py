@@ -48,10 +48,12 @@ def run_dbt(
     target_path: Path | None = None,
     check: bool = False,
     application_name: str | None = None,
+    reuse_parse_from: Path | None = None,
 ) -> dict:
     """Run ``dbt ARGS`` in the prod target; returns its run_results.json ({} if none).
 
-    ``target_path`` defaults to ``MOVIEMETRIC_HOME/dbt/target``. Raises ``DbtError``
+    ``target_path`` defaults to ``MOVIEMETRIC_HOME/dbt/target``; dbt starts from the
+    parse saved in the target ``reuse_parse_from`` when that one is newer. Raises ``DbtError``
     when dbt fails without failed nodes to name (bad project, lost connection,
     interrupt), or on any failure with ``check``.
     """
@@ -60,6 +62,8 @@ def run_dbt(
     home = dbt_home(warehouse)
     target_path = target_path or home / "target"
     target_path.mkdir(parents=True, exist_ok=True)
+    if reuse_parse_from is not None:
+        adopt_newer_parse(reuse_parse_from, target_path)
     results_file = target_path / "run_results.json"
     results_file.unlink(missing_ok=True)
     command = [
@@ -105,6 +109,25 @@ def run_dbt(
             "nothing was published"
         )
     return results
+
+
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def adopt_newer_parse(source_target: Path, target_path: Path) -> None:
+    """Let the dbt run in ``target_path`` start from the parse saved in ``source_target``
+    when that one is newer (same project, vars and profile: dbt checks and parses
+    again if they differ). The copy replaces the file atomically, so a dbt reading it
+    never sees half of one."""
+    source = source_target / PARTIAL_PARSE_FILE
+    destination = target_path / PARTIAL_PARSE_FILE
+    if not source.is_file():
+        return
+    if destination.is_file() and destination.stat().st_mtime >= source.stat().st_mtime:
+        return
+    staged = destination.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}")
+    shutil.copy2(source, staged)
+    os.replace(staged, destination)
 
 
 def run_dbt_command(warehouse: Warehouse, args: list[str]) -> int:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import psycopg
 
@@ -49,6 +50,10 @@ def test_run_loads_then_publishes_and_a_failed_load_stops_the_chain(database_url
             query = "select count(*) from artifacts.search_documents"
             (documents,) = conn.execute(query).fetchone()
         assert documents > 0
+        # the build starts from the parse the freshness step saved, not a full parse
+        dbt_log = (Path(os.environ["MOVIEMETRIC_HOME"]) / "dbt" / "logs" / "dbt.log").read_text()
+        assert dbt_log.count("Starting full parse") == 1
+        assert "no changes found, skipping parsing" in dbt_log
 
         sandbox.advance(days=1)
         refused = moviemetric_run(**{**env, "TMDB_API_KEY": "revoked"})

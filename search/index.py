@@ -37,6 +37,7 @@ SEARCH_ARTIFACTS = (
     "search_term_variants",
     "search_facet_cells",
     "search_catalog_facets",
+    "search_bitmaps",
 )
 # dbt selection that rebuilds them alone: search_documents reads movie_catalog from the
 # build schema, so the selection starts there. Models named one by one: their tests come

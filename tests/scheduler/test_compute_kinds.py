@@ -39,6 +39,7 @@ CATALOG_AND_SEARCH = {
     "search_term_variants",
     "search_facet_cells",
     "search_catalog_facets",
+    "search_bitmaps",
 }
 
 

@@ -26,6 +26,7 @@ ARTIFACTS = (
     "movie_recommendations",
     "movie_trending_daily",
     "ratings_by_decade",
+    "search_bitmaps",
     "search_catalog_facets",
     "search_documents",
     "search_facet_cells",

@@ -4,6 +4,11 @@
 -- facet_cell numbers the distinct (genres, release_decade) pairs: a search counts its
 -- matches per cell (one integer grouping) and reads the cells' genres and decade from
 -- search_facet_cells, instead of unnesting every match's genres.
+-- popularity_rank numbers the movies in popularity order from 0: the bit of a movie
+-- in search_bitmaps, and the order of a search's matches inside a ranking tier; the
+-- (title_words, popularity_rank) index finds the titles a query is or begins, by an
+-- index-only scan once the vacuum (outside the model's transaction) has set the
+-- visibility map.
 {{
     config(
         indexes=[
@@ -15,8 +20,10 @@
             {'columns': ['original_language']},
             {'columns': ['vote_average']},
             {'columns': ['popularity desc nulls last', 'vote_count desc nulls last', 'movie_id']},
+            {'columns': ['popularity_rank'], 'unique': True},
+            {'columns': ['title_words text_pattern_ops', 'popularity_rank']},
         ],
-        post_hook='analyze {{ this }}',
+        post_hook={'sql': 'vacuum analyze {{ this }}', 'transaction': False},
     )
 }}
 
@@ -66,7 +73,12 @@ final as (
         vote_average::double precision as vote_average,
         vote_count::bigint as vote_count,
         popularity::double precision as popularity,
-        dense_rank() over (order by genres, release_decade)::integer as facet_cell
+        dense_rank() over (order by genres, release_decade)::integer as facet_cell,
+        (
+            row_number() over (
+                order by popularity desc nulls last, vote_count desc nulls last, movie_id asc
+            ) - 1
+        )::integer as popularity_rank
 
     from folded
 

@@ -17,8 +17,9 @@ In one run, per catalog size (10,000 and 100,000 movies by default):
      every request carries a unique ``bench`` parameter, so the response cache never
      answers (each request does the whole path: routing, validation, a pooled
      connection, the search statement, serialization, storing the entry);
-   - **sql**: the same statement (``search.postgres.search_statement`` with the API's
-     select list) on one psycopg connection from this process, rows fetched.
+   - **sql**: the same statement, run the same way (``search.postgres.fetch_search``
+     with the API's select list: prepared where the API prepares it) on one psycopg
+     connection from this process, rows fetched.
    Then the whole mix at ``--connections`` concurrent clients, for requests/s.
 
 Reported per size and type: p50 and p99 latency and requests/s of both, and the ratio
@@ -341,9 +342,10 @@ def _search_query(params: dict):
     )
 
 
-async def _sql_load(
-    url: str, statements: Iterator, connections: int, seconds: float, warmup: float
-):
+async def _sql_load(url: str, queries: Iterator, connections: int, seconds: float, warmup: float):
+    from api.routes.search import ITEM_COLUMNS
+    from search.postgres import fetch_search
+
     latencies: list[float] = []
     now = time.perf_counter()
     record_from, stop_at = now + warmup, now + warmup + seconds
@@ -354,10 +356,9 @@ async def _sql_load(
                 started = time.perf_counter()
                 if started >= stop_at:
                     return
-                statement, params = next(statements)
+                query = next(queries)
                 async with conn.cursor() as cursor:
-                    await cursor.execute(statement, params, prepare=False)
-                    await cursor.fetchall()
+                    await fetch_search(cursor, query, ITEM_COLUMNS)
                 if started >= record_from:
                     latencies.append(time.perf_counter() - started)
 
@@ -365,14 +366,8 @@ async def _sql_load(
     return latencies, []
 
 
-def sql_statements(queries: list[dict]) -> Iterator:
-    from api.routes.search import ITEM_COLUMNS
-    from search.postgres import search_statement
-
-    prepared = [
-        search_statement(_search_query(params), item_columns=ITEM_COLUMNS) for params in queries
-    ]
-    return itertools.cycle(prepared)
+def sql_queries(queries: list[dict]) -> Iterator:
+    return itertools.cycle([_search_query(params) for params in queries])
 
 
 def bench_size(size: int, url: str, args: argparse.Namespace) -> list[Result]:
@@ -404,7 +399,7 @@ def bench_size(size: int, url: str, args: argparse.Namespace) -> list[Result]:
                     _result(size, name, "api", connections, latencies, errors, args.seconds)
                 )
                 latencies, errors = uvloop.run(
-                    _sql_load(url, sql_statements(chosen), connections, args.seconds, 0.5)
+                    _sql_load(url, sql_queries(chosen), connections, args.seconds, 0.5)
                 )
                 rounds.setdefault((name, "sql"), []).append(
                     _result(size, name, "sql", connections, latencies, errors, args.seconds)

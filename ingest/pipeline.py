@@ -319,8 +319,13 @@ def _discard_local_work(pipeline: dlt.Pipeline) -> None:
 
 
 def _signalled(exc: BaseException) -> bool:
-    """dlt took SIGINT or SIGTERM over during its step and raised it as an error."""
-    return any(isinstance(cause, SignalReceivedException) for cause in exception_chain(exc))
+    """A signal stopped the load: dlt took SIGINT or SIGTERM over during its step and
+    raised it as an error, or wrapped the KeyboardInterrupt they raise here (as its
+    ``sync`` step does) in its own error."""
+    return any(
+        isinstance(cause, SignalReceivedException | KeyboardInterrupt)
+        for cause in exception_chain(exc)
+    )
 
 
 def _user_error(exc: Exception, api: TmdbApi, url: str) -> MovieMetricError | None:

@@ -151,6 +151,6 @@ def test_a_signal_during_the_first_run_stops_up_and_the_embedded_postgresql():
         status = up.signal_and_wait(signal.SIGTERM, timeout=15)
     finally:
         up.kill()
-    assert status == 130
+    assert status == 130, up.describe()
     assert any("moviemetric: interrupted" in line for line in up.errors), up.describe()
     _assert_no_embedded_server(home / "pgdata")

@@ -226,10 +226,10 @@ def test_failing_artifact_test_after_the_build_publishes_nothing(published_wareh
     # a mis-set weight: the scores leave the documented [0, 1] range, which only the
     # artifact's own test on movie_recommendations.score can see
     project_file = project / "dbt_project.yml"
-    original = "recommendation_weight_content: 0.75"
+    original = "recommendation_weight_genres: 0.5"
     assert original in project_file.read_text()
     project_file.write_text(
-        project_file.read_text().replace(original, "recommendation_weight_content: 2.0")
+        project_file.read_text().replace(original, "recommendation_weight_genres: 50.0")
     )
     settings = published_warehouse.settings.model_copy(update={"dbt_project_dir": project})
 

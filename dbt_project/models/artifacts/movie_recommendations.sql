@@ -41,17 +41,48 @@ partner_features as (
 
 ),
 
+norm_features as (
+
+    select * from {{ ref('int_movie_features') }}
+
+),
+
 candidates as (
 
     select * from {{ ref('int_movie_recommendation_candidates') }}
 
 ),
 
-catalog_popularity as (
+catalog_votes as (
 
-    select ln(1 + max(popularity)) as log_max_popularity
+    select ln(1 + max(vote_count)) as log_max_votes
     from catalog_movies
     where is_in_catalog
+
+),
+
+-- per movie: how many genres, and the length of its idf-weighted keyword vector
+movie_norms as (
+
+    select
+        movie_id,
+        count(*) filter (where feature_type = 'genre') as genre_count,
+        sqrt(sum(idf * idf) filter (where feature_type = 'keyword')) as keyword_norm
+
+    from norm_features
+    group by movie_id
+
+),
+
+own_norms as (
+
+    select * from movie_norms
+
+),
+
+partner_norms as (
+
+    select * from movie_norms
 
 ),
 
@@ -62,9 +93,7 @@ shared_features as (
         candidates.recommended_movie_id,
         own_features.feature_type,
         own_features.feature_name,
-        own_features.idf,
-        own_features.movie_total_idf as own_total_idf,
-        partner_features.movie_total_idf as partner_total_idf
+        own_features.idf
 
     from candidates
     inner join own_features
@@ -82,9 +111,7 @@ pair_overlap as (
     select
         movie_id,
         recommended_movie_id,
-        sum(idf) as shared_idf,
-        max(own_total_idf) as own_total_idf,
-        max(partner_total_idf) as partner_total_idf,
+        sum(idf * idf) filter (where feature_type = 'keyword') as keyword_dot,
         count(*) filter (where feature_type = 'genre') as shared_genre_count,
         count(*) filter (where feature_type = 'keyword') as shared_keyword_count,
         array_agg(feature_name order by idf desc, feature_name asc)
@@ -107,29 +134,39 @@ scoring_inputs as (
         pair_overlap.shared_genres,
         pair_overlap.shared_keywords,
         coalesce(
-            pair_overlap.shared_idf
-            / nullif(sqrt(pair_overlap.own_total_idf * pair_overlap.partner_total_idf), 0),
+            pair_overlap.shared_genre_count
+            / nullif(sqrt(own_norms.genre_count * partner_norms.genre_count), 0),
             0
-        ) as content_similarity,
-        case
-            when own_movies.release_decade = partner_movies.release_decade then 1 else 0
-        end as same_decade,
-        case
-            when own_movies.is_rated and partner_movies.is_rated
-                then 1 - abs(own_movies.vote_average - partner_movies.vote_average) / 10
-            else 0
-        end as rating_proximity,
+        ) as genre_similarity,
         coalesce(
-            ln(1 + partner_movies.popularity) / nullif(catalog_popularity.log_max_popularity, 0),
+            pair_overlap.keyword_dot / nullif(own_norms.keyword_norm * partner_norms.keyword_norm, 0),
             0
-        ) as popularity_prior
+        ) as keyword_similarity,
+        exp(
+            -coalesce(
+                abs(own_movies.release_year - partner_movies.release_year),
+                {{ var('recommendation_missing_year_gap') }}
+            )::double precision
+            / {{ var('recommendation_year_scale') }}
+        ) as year_proximity,
+        coalesce(
+            ln(1 + partner_movies.vote_count) / nullif(catalog_votes.log_max_votes, 0), 0
+        ) as vote_prior,
+        case
+            when partner_movies.is_rated then partner_movies.vote_average / 10 else 0.5
+        end as rating,
+        partner_norms.genre_count > 0 and partner_movies.vote_count > 0 as has_evidence
 
     from pair_overlap
     inner join own_movies
         on pair_overlap.movie_id = own_movies.movie_id
     inner join partner_movies
         on pair_overlap.recommended_movie_id = partner_movies.movie_id
-    cross join catalog_popularity
+    inner join own_norms
+        on pair_overlap.movie_id = own_norms.movie_id
+    inner join partner_norms
+        on pair_overlap.recommended_movie_id = partner_norms.movie_id
+    cross join catalog_votes
 
 ),
 
@@ -139,8 +176,9 @@ scored as (
         movie_id,
         recommended_movie_id,
         {{ recommendation_score(
-            'content_similarity', 'same_decade', 'rating_proximity', 'popularity_prior'
+            'genre_similarity', 'keyword_similarity', 'year_proximity', 'vote_prior', 'rating'
         ) }} as score,
+        has_evidence,
         shared_genre_count,
         shared_keyword_count,
         concat_ws(
@@ -159,7 +197,8 @@ ranked as (
         *,
         row_number() over (
             partition by movie_id
-            order by score desc, recommended_movie_id asc
+            -- a movie without genres or votes never outranks one with evidence
+            order by has_evidence desc, score desc, recommended_movie_id asc
         ) as recommendation_rank
 
     from scored

@@ -1,10 +1,10 @@
 {#-
-    Score of recommending movie B to readers of movie A (movie_recommendations): how
-    alike the two are, times how likely B is to be a movie people watch and like.
-    Every factor is in [0, 1], so the score is too.
+    The terms of a recommendation of movie B to readers of movie A
+    (movie_recommendations). Every term lies in [0, 1], and so does the score.
 
     genre_similarity    the genres as sets: shared / sqrt(genres_a * genres_b), so
-                        a movie's genres count as a whole, not one by one
+                        a movie's genres count as a whole, not one by one; computed
+                        on genre bitmasks (int_movie_recommendation_content)
     keyword_similarity  cosine of the keyword vectors weighted by idf: rare shared
                         keywords say more, and many keywords do not outvote few
     year_proximity      exp(-|year_a - year_b| / recommendation_year_scale): movies
@@ -15,15 +15,47 @@
                         it ranks among similar movies and never lifts a dissimilar one
     rating              B's TMDB mean rating / 10 (0.5 when B is not rated yet)
 
-    Similarity is recommendation_weight_genres * genre_similarity +
-    recommendation_weight_keywords * keyword_similarity (weights summing to 1).
+    score = (recommendation_weight_genres * genre_similarity
+             + recommendation_weight_keywords * keyword_similarity)
+            * year_proximity * vote_prior * rating
 -#}
-{% macro recommendation_score(genre_similarity, keyword_similarity, year_proximity, vote_prior, rating) -%}
+{% macro recommendation_genre_similarity(mask_a, count_a, mask_b, count_b) -%}
+    coalesce(
+        bit_count(({{ mask_a }} & {{ mask_b }})::bit(64))
+        / nullif(sqrt(({{ count_a }} * {{ count_b }})::double precision), 0),
+        0
+    )
+{%- endmacro %}
+
+{% macro recommendation_keyword_similarity(keyword_dot, norm_a, norm_b) -%}
+    coalesce({{ keyword_dot }} / nullif({{ norm_a }} * {{ norm_b }}, 0), 0)
+{%- endmacro %}
+
+{% macro recommendation_year_proximity(year_a, year_b) -%}
+    exp(
+        -coalesce(abs({{ year_a }} - {{ year_b }}), {{ var('recommendation_missing_year_gap') }})::double precision
+        / {{ var('recommendation_year_scale') }}
+    )
+{%- endmacro %}
+
+{% macro recommendation_vote_prior(vote_count, log_max_votes) -%}
+    coalesce(ln(1 + {{ vote_count }}) / nullif({{ log_max_votes }}, 0), 0)
+{%- endmacro %}
+
+{% macro recommendation_rating(is_rated, vote_average) -%}
+    case when {{ is_rated }} then {{ vote_average }} / 10 else 0.5 end
+{%- endmacro %}
+
+{% macro recommendation_similarity(genre_similarity, keyword_similarity, year_proximity) -%}
     (
         (
             {{ var('recommendation_weight_genres') }} * {{ genre_similarity }}
             + {{ var('recommendation_weight_keywords') }} * {{ keyword_similarity }}
         )
-        * {{ year_proximity }} * {{ vote_prior }} * {{ rating }}
+        * {{ year_proximity }}
     )
+{%- endmacro %}
+
+{% macro recommendation_score(similarity, vote_prior, rating) -%}
+    ({{ similarity }} * {{ vote_prior }} * {{ rating }})
 {%- endmacro %}

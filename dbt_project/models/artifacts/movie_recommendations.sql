@@ -7,13 +7,14 @@
     )
 }}
 
--- Every relation is imported once per use: PostgreSQL materialises a CTE read twice
--- and loses its statistics, which turns the pair joins into all-pairs plans.
+-- The day's ranking: each movie's kept candidates (int_movie_recommendation_lists,
+-- rebuilt only where content changed) scored with today's votes and ratings, the cheap
+-- per-run term, then cut to the top K.
 with
 
-own_movies as (
+lists as (
 
-    select * from {{ ref('dim_movies') }}
+    select * from {{ ref('int_movie_recommendation_lists') }}
 
 ),
 
@@ -23,171 +24,38 @@ partner_movies as (
 
 ),
 
-catalog_movies as (
+priors as (
 
-    select * from {{ ref('dim_movies') }}
-
-),
-
-own_features as (
-
-    select * from {{ ref('int_movie_features') }}
+    select * from {{ ref('int_recommendation_priors') }}
 
 ),
 
-partner_features as (
+vote_scale as (
 
-    select * from {{ ref('int_movie_features') }}
-
-),
-
-norm_features as (
-
-    select * from {{ ref('int_movie_features') }}
-
-),
-
-candidates as (
-
-    select * from {{ ref('int_movie_recommendation_candidates') }}
-
-),
-
-catalog_votes as (
-
-    select ln(1 + max(vote_count)) as log_max_votes
-    from catalog_movies
-    where is_in_catalog
-
-),
-
--- per movie: how many genres, and the length of its idf-weighted keyword vector
-movie_norms as (
-
-    select
-        movie_id,
-        count(*) filter (where feature_type = 'genre') as genre_count,
-        sqrt(sum(idf * idf) filter (where feature_type = 'keyword')) as keyword_norm
-
-    from norm_features
-    group by movie_id
-
-),
-
-own_norms as (
-
-    select * from movie_norms
-
-),
-
-partner_norms as (
-
-    select * from movie_norms
-
-),
-
-shared_features as (
-
-    select
-        candidates.movie_id,
-        candidates.recommended_movie_id,
-        own_features.feature_type,
-        own_features.feature_name,
-        own_features.idf
-
-    from candidates
-    inner join own_features
-        on candidates.movie_id = own_features.movie_id
-    inner join partner_features
-        on
-            candidates.recommended_movie_id = partner_features.movie_id
-            and own_features.feature_type = partner_features.feature_type
-            and own_features.feature_id = partner_features.feature_id
-
-),
-
-pair_overlap as (
-
-    select
-        movie_id,
-        recommended_movie_id,
-        sum(idf * idf) filter (where feature_type = 'keyword') as keyword_dot,
-        count(*) filter (where feature_type = 'genre') as shared_genre_count,
-        count(*) filter (where feature_type = 'keyword') as shared_keyword_count,
-        array_agg(feature_name order by idf desc, feature_name asc)
-        filter (where feature_type = 'genre') as shared_genres,
-        array_agg(feature_name order by idf desc, feature_name asc)
-        filter (where feature_type = 'keyword') as shared_keywords
-
-    from shared_features
-    group by movie_id, recommended_movie_id
-
-),
-
-scoring_inputs as (
-
-    select
-        pair_overlap.movie_id,
-        pair_overlap.recommended_movie_id,
-        pair_overlap.shared_genre_count,
-        pair_overlap.shared_keyword_count,
-        pair_overlap.shared_genres,
-        pair_overlap.shared_keywords,
-        coalesce(
-            pair_overlap.shared_genre_count
-            / nullif(sqrt(own_norms.genre_count * partner_norms.genre_count), 0),
-            0
-        ) as genre_similarity,
-        coalesce(
-            pair_overlap.keyword_dot / nullif(own_norms.keyword_norm * partner_norms.keyword_norm, 0),
-            0
-        ) as keyword_similarity,
-        exp(
-            -coalesce(
-                abs(own_movies.release_year - partner_movies.release_year),
-                {{ var('recommendation_missing_year_gap') }}
-            )::double precision
-            / {{ var('recommendation_year_scale') }}
-        ) as year_proximity,
-        coalesce(
-            ln(1 + partner_movies.vote_count) / nullif(catalog_votes.log_max_votes, 0), 0
-        ) as vote_prior,
-        case
-            when partner_movies.is_rated then partner_movies.vote_average / 10 else 0.5
-        end as rating,
-        partner_norms.genre_count > 0 and partner_movies.vote_count > 0 as has_evidence
-
-    from pair_overlap
-    inner join own_movies
-        on pair_overlap.movie_id = own_movies.movie_id
-    inner join partner_movies
-        on pair_overlap.recommended_movie_id = partner_movies.movie_id
-    inner join own_norms
-        on pair_overlap.movie_id = own_norms.movie_id
-    inner join partner_norms
-        on pair_overlap.recommended_movie_id = partner_norms.movie_id
-    cross join catalog_votes
+    select max(log_max_votes) as log_max_votes from priors
 
 ),
 
 scored as (
 
     select
-        movie_id,
-        recommended_movie_id,
+        lists.movie_id,
+        lists.recommended_movie_id,
+        lists.reason,
+        lists.shared_genre_count,
+        lists.shared_keyword_count,
         {{ recommendation_score(
-            'genre_similarity', 'keyword_similarity', 'year_proximity', 'vote_prior', 'rating'
+            recommendation_similarity('lists.genre_similarity', 'lists.keyword_similarity', 'lists.year_proximity'),
+            recommendation_vote_prior('partner_movies.vote_count', 'vote_scale.log_max_votes'),
+            recommendation_rating('partner_movies.is_rated', 'partner_movies.vote_average')
         ) }} as score,
-        has_evidence,
-        shared_genre_count,
-        shared_keyword_count,
-        concat_ws(
-            '; ',
-            'shared genres: ' || array_to_string(shared_genres, ', '),
-            'shared keywords: ' || array_to_string(shared_keywords[1:5], ', ')
-        ) as reason
+        lists.has_genres and coalesce(partner_movies.vote_count, 0) > 0 as has_evidence
 
-    from scoring_inputs
+    from lists
+    inner join partner_movies
+        on lists.recommended_movie_id = partner_movies.movie_id
+    cross join vote_scale
+    where partner_movies.is_in_catalog
 
 ),
 

@@ -2,6 +2,7 @@
     config(
         materialized='table',
         schema='intermediate',
+        indexes=[{'columns': ['movie_id']}],
         post_hook='analyze {{ this }}',
     )
 }}

@@ -10,7 +10,8 @@
     year_proximity      exp(-|year_a - year_b| / recommendation_year_scale): movies
                         of the same years are watched together; a missing year
                         counts as recommendation_missing_year_gap years apart
-    vote_prior          ln(1 + votes_b) / ln(1 + most votes in the catalog): a
+    vote_prior          ln(1 + votes_b) / ln(1 + most votes in the catalog), at
+                        most 1 (the maximum is frozen between full refreshes): a
                         movie people have watched; it multiplies the similarity, so
                         it ranks among similar movies and never lifts a dissimilar one
     rating              B's TMDB mean rating / 10 (0.5 when B is not rated yet)
@@ -39,7 +40,9 @@
 {%- endmacro %}
 
 {% macro recommendation_vote_prior(vote_count, log_max_votes) -%}
-    coalesce(ln(1 + {{ vote_count }}) / nullif({{ log_max_votes }}, 0), 0)
+    {#- the scale is frozen between full refreshes: a movie that passes the frozen
+        maximum since counts as the maximum #}
+    least(coalesce(ln(1 + {{ vote_count }}) / nullif({{ log_max_votes }}, 0), 0), 1.0)
 {%- endmacro %}
 
 {% macro recommendation_rating(is_rated, vote_average) -%}

@@ -127,7 +127,7 @@ def test_scheduler_and_serve_run_an_admin_compute_request_and_serve_its_publish(
                 if job["status"] in ("succeeded", "failed"):
                     break
                 time.sleep(0.2)
-            assert seen == ["queued", "running", "succeeded"], job
+            assert seen == ["queued", "running", "succeeded"], job["error"]
             assert job["error"] is None
             steps = [step["step"] for step in job["steps"]]
             assert steps == ["freshness", "transform", "index", "publish"]

@@ -21,7 +21,7 @@ role is server-wide; losing the race to create it is success).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -395,4 +395,12 @@ def advisory_lock(url: str, key: int, step: str) -> Iterator[psycopg.Connection]
                 f"another {step} is running on the warehouse at {redact(url)}; "
                 "wait for it to finish and retry"
             )
-        yield conn
+        try:
+            yield conn
+        finally:
+            # unlock before closing: a closed connection's backend releases the lock only
+            # when it exits, after the close returns, so the next step in this process
+            # could still find its own lock held
+            if not conn.closed:
+                with suppress(psycopg.Error):
+                    conn.execute("select pg_advisory_unlock(%s)", (key,))

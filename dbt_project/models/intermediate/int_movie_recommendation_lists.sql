@@ -202,6 +202,12 @@ scoring_movies as materialized (
 
 ),
 
+{# the partner's terms are computed once per pair in the lateral join; this combines them #}
+{% set selection_score = recommendation_score(
+    recommendation_similarity('genre_similarity', 'keyword_similarity', 'year_proximity'),
+    'frozen_prior',
+    '1.0'
+) %}
 -- one movie at a time: its features meet their pools, shared features are summed per
 -- partner (genres exactly, from the bitmasks; keywords where the partner is in the
 -- keyword's pool), and the best recommendation_list_size partners are kept
@@ -224,10 +230,11 @@ kept as (
     cross join lateral (  -- noqa: ST05
         select
             *,
+            {{ selection_score }} as selection_score,
             row_number() over (
                 order by
                     has_evidence desc,
-                    selection_score desc,
+                    {{ selection_score }} desc,
                     recommended_movie_id asc
             ) as list_rank
 
@@ -247,17 +254,7 @@ kept as (
                 {{ recommendation_year_proximity(
                     'scoring_movies.release_year', 'min(pool_partners.release_year)'
                 ) }} as year_proximity,
-                {{ recommendation_similarity(
-                    recommendation_genre_similarity(
-                        'scoring_movies.genre_mask', 'scoring_movies.genre_count',
-                        'min(pool_partners.genre_mask)', 'min(pool_partners.genre_count)'
-                    ),
-                    recommendation_keyword_similarity(
-                        "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'keyword')",
-                        'scoring_movies.keyword_norm', 'min(pool_partners.keyword_norm)'
-                    ),
-                    recommendation_year_proximity('scoring_movies.release_year', 'min(pool_partners.release_year)')
-                ) }} * min(pool_partners.frozen_prior) as selection_score
+                min(pool_partners.frozen_prior) as frozen_prior
 
             from own_features
             inner join pool_partners

@@ -41,6 +41,8 @@ WALK_LEVELS = 13
 WALK_SPAN = 1 << WALK_LEVELS  # days the Brownian paths cover
 WALK_ORIGIN = WALK_SPAN - MAX_DAYS_AFTER_EPOCH - 1  # the epoch's position on the paths
 NOT_CREATED = np.iinfo(np.int32).min  # created-day of movies that exist on every day
+SEQUEL_SHARE = 0.04  # movies continuing an earlier one (belongs_to_collection)
+COLLECTION_ID_BASE = 10_000_000  # a saga's collection id: this plus its first movie's id
 
 # release_kind values
 DATED, NULL_DATE, EMPTY_DATE = 0, 1, 2
@@ -148,6 +150,7 @@ class _Columns:
         "release_ordinal",
         "revenue",
         "runtime",
+        "saga_root",
         "video",
         "vote_rate",
         "votes_full",
@@ -175,12 +178,15 @@ class _Columns:
 
 def _generate(
     rng: np.random.Generator,
+    saga_rng: np.random.Generator,
     ids: np.ndarray,
     created: np.ndarray,
     release_anchor: np.ndarray | None,
 ) -> _Columns:
     """Columns for movies with the given ids; release dates near ``release_anchor`` (ordinals)
-    when given (new movies), else spread from 1900 to a few months after the epoch."""
+    when given (new movies), else spread from 1900 to a few months after the epoch.
+    ``saga_rng`` draws the sagas (collections) apart from ``rng``, whose draws stay as
+    they were before the catalog had sagas."""
     n = len(ids)
     epoch = EPOCH.toordinal()
 
@@ -235,6 +241,9 @@ def _generate(
     )
 
     edit_period = rng.integers(90, 420, n).astype(np.int16)
+    saga_root = _sagas(
+        saga_rng, ids, genre_bits, kw_offsets, kw_index, release_ordinal, release_kind
+    )
     return _Columns(
         ids=ids.astype(np.int32),
         created=created.astype(np.int32),
@@ -249,6 +258,7 @@ def _generate(
         vote_rate=vote_rate,
         avg_base=avg_base,
         runtime=runtime.astype(np.int16),
+        saga_root=saga_root,
         budget=budget,
         revenue=revenue,
         adult=rng.random(n) < 0.01,
@@ -259,6 +269,46 @@ def _generate(
         edit_period=edit_period,
         edit_offset=(rng.random(n) * edit_period).astype(np.int16),
     )
+
+
+def _sagas(
+    rng: np.random.Generator,
+    ids: np.ndarray,
+    genre_bits: np.ndarray,
+    kw_offsets: np.ndarray,
+    kw_index: np.ndarray,
+    release_ordinal: np.ndarray,
+    release_kind: np.ndarray,
+) -> np.ndarray:
+    """Sequels, as TMDB has them: SEQUEL_SHARE of the movies continue an earlier movie of
+    their block. A sequel takes its saga's genres and half its keywords (in place) and
+    comes out 1 to 5 years after the saga's first movie (but not after the block's
+    newest release date).
+    Returns each movie's saga root id (0: no saga; a root with sequels names itself):
+    the saga is the movie's ``belongs_to_collection``, and its people carry over
+    (``Catalog.credits``)."""
+    n = len(ids)
+    sequel = rng.random(n) < SEQUEL_SHARE
+    sequel[0] = False
+    parent = (rng.random(n) * np.arange(n)).astype(np.int64)  # an earlier movie
+    years_later = rng.integers(365, 5 * 365, n)
+    root = np.arange(n)
+    newest = int(release_ordinal.max()) if n else 0  # no sequel comes out later than this
+    for index in np.flatnonzero(sequel).tolist():
+        first = int(root[parent[index]])
+        root[index] = first
+        genre_bits[index] = genre_bits[first]
+        start, end = int(kw_offsets[index]), int(kw_offsets[index + 1])
+        first_start, first_end = int(kw_offsets[first]), int(kw_offsets[first + 1])
+        shared = (min(end - start, first_end - first_start) + 1) // 2
+        kw_index[start : start + shared] = kw_index[first_start : first_start + shared]
+        if release_kind[index] == DATED and release_kind[first] == DATED:
+            release_ordinal[index] = min(release_ordinal[first] + years_later[index], newest)
+    saga_root = np.zeros(n, dtype=np.int32)
+    in_saga = sequel.copy()
+    in_saga[root[sequel]] = True
+    saga_root[in_saga] = ids[root[in_saga]]
+    return saga_root
 
 
 class Catalog:
@@ -285,7 +335,8 @@ class Catalog:
         rng = np.random.default_rng([seed, movies, 0])
         gaps = rng.geometric(0.77, movies)  # sparse ids: mean gap 1.3 -> ~1.3M for 1M movies
         ids = 1 + np.cumsum(gaps)
-        base = _generate(rng, ids, np.full(movies, NOT_CREATED), None)
+        saga_rng = np.random.default_rng([seed, movies, 10])
+        base = _generate(rng, saga_rng, ids, np.full(movies, NOT_CREATED), None)
         self._last_base_id = int(ids[-1])
         self._blocks: list[_Columns] = [base]
         self._columns = base
@@ -314,7 +365,8 @@ class Catalog:
         ids = first_id + np.cumsum(rng.integers(1, 4, count)) - 1
         created = 1 + block * NEW_MOVIE_BLOCK_DAYS + np.arange(count) // per_day
         anchor = EPOCH.toordinal() + created
-        return _generate(rng, ids, created, anchor)
+        saga_rng = np.random.default_rng([self.seed, self.size, 10, 1 + block])
+        return _generate(rng, saga_rng, ids, created, anchor)
 
     def visible_count(self, day: int) -> int:
         return self.size + self.new_per_day * max(0, day)
@@ -696,7 +748,7 @@ class Catalog:
         details = {
             "adult": item["adult"],
             "backdrop_path": item["backdrop_path"],
-            "belongs_to_collection": None,
+            "belongs_to_collection": self.collection(index),
             "budget": int(columns.budget[index]),
             "genres": [
                 {"id": genre_id, "name": GENRE_NAMES[genre_id]} for genre_id in item["genre_ids"]
@@ -727,17 +779,37 @@ class Catalog:
         if "keywords" in append:
             details["keywords"] = {"keywords": self.keywords(index, state.day)}
         if "credits" in append:
-            details["credits"] = self.credits(movie_id)
+            details["credits"] = self.credits(index)
         return details
 
-    def credits(self, movie_id: int) -> dict:
-        rng = self._text_rng(movie_id, 11)
-        people = len(vocab.FIRST_NAMES) * len(vocab.LAST_NAMES)
+    def collection(self, index: int) -> dict | None:
+        """``belongs_to_collection``: the movie's saga, named after its first movie."""
+        root_id = int(self._columns.saga_root[index])
+        if not root_id:
+            return None
+        root_index = int(np.searchsorted(self._columns.ids, root_id))
+        return {
+            "id": COLLECTION_ID_BASE + root_id,
+            "name": f"{self.titles(root_index)[0]} Collection",
+            "poster_path": _image_path(self.seed, root_id, "collection"),
+            "backdrop_path": None,
+        }
 
-        def person(order: int) -> dict:
-            number = rng.randrange(people)
+    def credits(self, index: int) -> dict:
+        """``credits``: cast (0 to 8, billed in order) and crew (director first, then a
+        writer and others). People recur as on TMDB: a director makes a few movies, an
+        actor plays in a few more; a saga keeps its director and first two billed actors."""
+        movie_id = int(self._columns.ids[index])
+        saga_id = int(self._columns.saga_root[index]) or movie_id
+        rng = self._text_rng(movie_id, 11)
+        saga_rng = self._text_rng(saga_id, 12)
+        # people ids scale with the catalog: about 4 movies per director, 12 per actor
+        directors = max(len(vocab.FIRST_NAMES) * len(vocab.LAST_NAMES), self.size // 4)
+        actors = max(directors, self.size // 2)
+
+        def person(order: int, number: int) -> dict:
             first = vocab.FIRST_NAMES[number % len(vocab.FIRST_NAMES)]
-            last = vocab.LAST_NAMES[number // len(vocab.FIRST_NAMES)]
+            last = vocab.LAST_NAMES[number // len(vocab.FIRST_NAMES) % len(vocab.LAST_NAMES)]
             return {
                 "adult": False,
                 "gender": rng.choice((0, 1, 2)),
@@ -751,9 +823,11 @@ class Catalog:
                 ).hexdigest(),
             }
 
+        saga_cast = [saga_rng.randrange(actors) for _ in range(2)]
         cast = []
         for order in range(rng.randint(0, 8)):
-            member = person(order)
+            number = saga_cast[order] if order < len(saga_cast) else rng.randrange(actors)
+            member = person(order, number)
             member.update(
                 known_for_department="Acting",
                 cast_id=order + 1,
@@ -762,8 +836,10 @@ class Catalog:
             )
             cast.append(member)
         crew = []
+        director = saga_rng.randrange(directors)
         for order in range(rng.randint(1, 5)):
-            member = person(100 + order)
+            number = director if order == 0 else rng.randrange(actors)
+            member = person(100 + order, number)
             department, job = vocab.CREW_JOBS[order % len(vocab.CREW_JOBS)]
             member.update(known_for_department=department, department=department, job=job)
             crew.append(member)
@@ -773,9 +849,9 @@ class Catalog:
 
     def movies_on(self, day_date: date) -> list[dict]:
         """Every movie visible on ``day_date`` (adult ones too), as /movie/{id} dicts with
-        genres and keywords."""
+        genres, keywords and credits."""
         state = self.day_state(day_of(day_date))
-        return [self.details(index, state, ("keywords",)) for index in range(state.count)]
+        return [self.details(index, state, ("keywords", "credits")) for index in range(state.count)]
 
     def movie_ids(self, day_date: date) -> set[int]:
         day = day_of(day_date)

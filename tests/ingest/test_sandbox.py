@@ -114,7 +114,9 @@ def test_details_without_append_have_no_keywords(client, sandbox):
 def test_details_equal_the_catalog_ground_truth(client, sandbox):
     truth = {movie["id"]: movie for movie in sandbox.catalog.movies_on(CATALOG_DATE)}
     for movie_id in sorted(truth)[::97]:
-        body = client.get(f"/movie/{movie_id}", params={"append_to_response": "keywords"}).json()
+        body = client.get(
+            f"/movie/{movie_id}", params={"append_to_response": "keywords,credits"}
+        ).json()
         assert body == truth[movie_id]
 
 

@@ -240,3 +240,40 @@ def test_changes_list_every_movie_whose_details_changed_but_for_the_daily_fields
         before = after
     # every kind of day-to-day change happened, so the rule was tested for each
     assert {"overview", "keywords", "runtime", "status"} <= set(changed_fields)
+
+
+def test_sequels_form_collections_that_keep_genres_director_and_leads(movies):
+    sagas: dict[int, list[dict]] = {}
+    for movie in movies:
+        if movie["belongs_to_collection"]:
+            sagas.setdefault(movie["belongs_to_collection"]["id"], []).append(movie)
+    assert 0.02 < sum(map(len, sagas.values())) / len(movies) < 0.15
+    # a saga of the newest movies may have its sequel still to come
+    assert sum(len(members) >= 2 for members in sagas.values()) > 0.9 * len(sagas)
+    titles = {movie["id"]: movie["title"] for movie in movies}
+    for members in sagas.values():
+        first = min(members, key=lambda movie: movie["id"])
+        collection = first["belongs_to_collection"]
+        assert collection["name"] == f"{titles[first['id']]} Collection"
+        for sequel in members:
+            assert sequel["belongs_to_collection"] == collection
+            assert sequel["genres"] == first["genres"]
+            director = [p["id"] for p in sequel["credits"]["crew"] if p["job"] == "Director"]
+            assert director == [p["id"] for p in first["credits"]["crew"] if p["job"] == "Director"]
+            shared_cast = min(len(sequel["credits"]["cast"]), len(first["credits"]["cast"]), 2)
+            assert [p["id"] for p in sequel["credits"]["cast"][:shared_cast]] == [
+                p["id"] for p in first["credits"]["cast"][:shared_cast]
+            ]
+            if sequel is not first and first["release_date"] and sequel["release_date"]:
+                assert sequel["release_date"] >= first["release_date"]
+
+
+def test_people_recur_across_movies_a_few_times_each(movies):
+    directed = Counter(
+        person["id"]
+        for movie in movies
+        for person in movie["credits"]["crew"]
+        if person["job"] == "Director"
+    )
+    assert 1.5 < len(movies) / len(directed) < 10, "a director makes a few movies"
+    assert max(directed.values()) < 40

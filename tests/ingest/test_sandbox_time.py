@@ -172,7 +172,7 @@ def test_changed_movies_are_served_as_the_catalog_says(sandbox, client):
     changed = sorted(sandbox.catalog.changed_ids(today, today) & set(truth))
     assert changed
     for movie_id in changed:
-        body = client.get(f"/movie/{movie_id}", params={"append_to_response": "keywords"})
+        body = client.get(f"/movie/{movie_id}", params={"append_to_response": "keywords,credits"})
         assert body.json() == truth[movie_id]
 
 

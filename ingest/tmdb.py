@@ -98,6 +98,7 @@ MOVIE_FIELDS = (
     "backdrop_path",
     "video",
 )
+FIRST_BILLED_CAST = 5  # actors a movie is known by, in billing order
 MOVIE_REQUIRED_FIELDS = ("id", "title", "popularity", "vote_average", "vote_count", "genres")
 DISCOVER_REQUIRED_FIELDS = ("id", "popularity", "vote_average", "vote_count")
 
@@ -126,6 +127,8 @@ MOVIE_COLUMNS: TTableSchemaColumns = {
         for name in ("status", "imdb_id", "tagline", "homepage", "poster_path", "backdrop_path")
     },
     "video": _column("bool"),
+    "collection_id": _column("bigint"),
+    "collection_name": _column("text"),
     "_loaded_at": _loaded_at(),
 }
 GENRE_COLUMNS: TTableSchemaColumns = {
@@ -340,7 +343,7 @@ class TmdbApi:
                     "name": MOVIES_TABLE,
                     "endpoint": {
                         "path": "movie/{resources.movie_ids.id}",
-                        "params": {"append_to_response": "keywords"},
+                        "params": {"append_to_response": "keywords,credits"},
                         "data_selector": WHOLE_BODY_PATH,
                         "paginator": "single_page",
                         # /movie/changes also names movies TMDB has since deleted
@@ -465,7 +468,8 @@ def require_keys(response: requests.Response, body: Any, keys: tuple[str, ...]) 
 
 
 def shape_movie(record: dict[str, Any], loaded_at: datetime, base_url: str) -> dict[str, Any]:
-    """A /movie/{id}?append_to_response=keywords body -> the raw ``movies`` row with children."""
+    """A /movie/{id}?append_to_response=keywords,credits body -> the raw ``movies`` row with
+    its children (genres, keywords, credited people) and its collection."""
     requested_id = record.pop("_movie_ids_id", None)
     missing = [key for key in MOVIE_REQUIRED_FIELDS if key not in record]
     if missing or (requested_id is not None and record["id"] != requested_id):
@@ -484,8 +488,40 @@ def shape_movie(record: dict[str, Any], loaded_at: datetime, base_url: str) -> d
         {"movie_id": movie_id, "id": keyword["id"], "name": keyword.get("name")}
         for keyword in keywords
     ]
+    collection = record.get("belongs_to_collection") or {}
+    row["collection_id"] = collection.get("id")
+    row["collection_name"] = collection.get("name")
+    row["credits"] = credited_people(movie_id, record.get("credits") or {})
     row["_loaded_at"] = loaded_at
     return row
+
+
+def credited_people(movie_id: int, credits: dict[str, Any]) -> list[dict[str, Any]]:
+    """The people a movie is known by, from its ``credits``: its directors, its writers
+    and its FIRST_BILLED_CAST first billed actors, each (person, role) once, in credit
+    order. The rest of the crew and cast is not loaded."""
+    people: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def add(person: dict[str, Any], role: str, credit_order: int) -> None:
+        key = (person.get("id"), role)
+        if key[0] is not None and key not in people:
+            people[key] = {
+                "movie_id": movie_id,
+                "person_id": person["id"],
+                "name": person.get("name"),
+                "role": role,
+                "credit_order": credit_order,
+            }
+
+    for position, member in enumerate(credits.get("crew") or []):
+        if member.get("job") == "Director":
+            add(member, "director", position)
+        elif member.get("department") == "Writing":
+            add(member, "writer", position)
+    cast = sorted(credits.get("cast") or [], key=lambda member: member.get("order", 0))
+    for member in cast[:FIRST_BILLED_CAST]:
+        add(member, "cast", member.get("order", 0))
+    return list(people.values())
 
 
 def http_status_error(response: requests.Response, endpoint: TmdbEndpoint) -> TmdbError:

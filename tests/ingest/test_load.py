@@ -32,6 +32,7 @@ RAW_TABLES = (
     "movies",
     "movies__genres",
     "movies__keywords",
+    "movies__credits",
     "movie_popularity_snapshots",
     "trending_movies",
 )
@@ -107,7 +108,7 @@ def truth(sandbox: Sandbox, day: date) -> dict[int, dict]:
     return {movie["id"]: movie for movie in sandbox.catalog.movies_on(day) if movie["id"] in dated}
 
 
-def test_backfill_loads_every_dated_movie_with_genres_keywords_and_a_snapshot(
+def test_backfill_loads_every_dated_movie_with_genres_keywords_people_and_a_snapshot(
     database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = truth(sandbox, CATALOG_DATE)
@@ -136,6 +137,43 @@ def test_backfill_loads_every_dated_movie_with_genres_keywords_and_a_snapshot(
         for keyword in movie["keywords"]["keywords"]
     }
     assert movie_keywords, "the sandbox catalog should have keywords"
+
+    people = set(
+        query(database_url, "select movie_id, person_id, role from raw_tmdb.movies__credits")
+    )
+    assert people == {
+        (movie_id, person["id"], role)
+        for movie_id, movie in expected.items()
+        for person, role in [
+            *(
+                (member, "director")
+                for member in movie["credits"]["crew"]
+                if member["job"] == "Director"
+            ),
+            *(
+                (member, "writer")
+                for member in movie["credits"]["crew"]
+                if member["department"] == "Writing"
+            ),
+            *((member, "cast") for member in movie["credits"]["cast"] if member["order"] < 5),
+        ]
+    }
+    assert {role for _, _, role in people} == {"director", "writer", "cast"}
+    collections = set(
+        query(database_url, "select id, collection_id, collection_name from raw_tmdb.movies")
+    )
+    assert collections == {
+        (
+            movie_id,
+            *(
+                (movie["belongs_to_collection"]["id"], movie["belongs_to_collection"]["name"])
+                if movie["belongs_to_collection"]
+                else (None, None)
+            ),
+        )
+        for movie_id, movie in expected.items()
+    }
+    assert sum(collection_id is not None for _, collection_id, _ in collections) > 10
 
     snapshots = query(
         database_url,

@@ -132,7 +132,8 @@ def test_cli_load_failing_in_details_prints_retries_and_one_error_line_only(
     assert len(errors) == 1 and lines[-1] == errors[0], failed.stderr
     assert re.match(
         rf"moviemetric: error: TMDB answered HTTP 50[023] for {re.escape(base_url)}/movie/\d+"
-        r"\?append_to_response=keywords&api_key=\*\*\*(: .+)? \(gave up after 3 attempts\)",
+        r"\?append_to_response=keywords%2Ccredits&api_key=\*\*\*(: .+)?"
+        r" \(gave up after 3 attempts\)",
         errors[0],
     ), errors[0]
     # the rest is one warning per retry: no dlt output, no traceback, no other error

@@ -81,6 +81,8 @@ final as (
         homepage,
         poster_path,
         backdrop_path,
+        collection_id,
+        collection_name,
         is_adult,
         is_video,
         not is_adult as is_in_catalog,

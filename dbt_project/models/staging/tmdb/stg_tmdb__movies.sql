@@ -33,6 +33,8 @@ renamed as (
         nullif({{ source_column(raw_columns, 'homepage', 'text') }}, '') as homepage,
         nullif({{ source_column(raw_columns, 'poster_path', 'text') }}, '') as poster_path,
         nullif({{ source_column(raw_columns, 'backdrop_path', 'text') }}, '') as backdrop_path,
+        {{ source_column(raw_columns, 'collection_id', 'bigint') }} as collection_id,
+        nullif({{ source_column(raw_columns, 'collection_name', 'text') }}, '') as collection_name,
         _loaded_at::timestamptz as loaded_at
 
     from source

@@ -54,9 +54,31 @@ def run_index(
     """The index step: build (Meilisearch) or check (PostgreSQL) the candidate's index."""
     started = utc_now()
     candidate = options.candidate or Candidate(schema=PUBLISHED_SCHEMA)
+    if options.select and candidate.token and not _has_search_documents(warehouse, candidate):
+        # a partial build that left the search artifacts out: the publish carries the
+        # published ones over, and the live index stays as it is
+        return StepResult(
+            step="index",
+            started_at=started,
+            ended_at=utc_now(),
+            summary=(
+                f"search index unchanged: the dbt selection {options.select!r} built no "
+                "search_documents; the publish keeps the published search artifacts and index"
+            ),
+        )
     if warehouse.settings.meili_url:
         return _meili_index(warehouse, candidate, sink, started)
     return _postgres_index(warehouse, candidate, started)
+
+
+def _has_search_documents(warehouse: Warehouse, candidate: Candidate) -> bool:
+    with warehouse.connect() as conn:
+        row = conn.execute(
+            "select 1 from information_schema.tables"
+            " where table_schema = %s and table_name = 'search_documents'",
+            (candidate.schema,),
+        ).fetchone()
+    return row is not None
 
 
 def _meili_index(

@@ -127,6 +127,25 @@ def test_partial_build_publishes_new_version_keeping_other_artifacts(published_w
     assert summary.models < 10  # only the selection was built
 
 
+def test_cli_partial_transform_keeps_the_search_index_and_publishes(published_warehouse):
+    version, _, before = _published_state(published_warehouse.url)
+
+    result = CliRunner().invoke(
+        app,
+        ["transform", "--select", "+ratings_by_decade"],
+        env={
+            "DATABASE_URL": published_warehouse.url,
+            "MOVIEMETRIC_HOME": str(published_warehouse.settings.home_dir),
+        },
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "search index unchanged: the dbt selection '+ratings_by_decade'" in result.output
+    new_version, _, after = _published_state(published_warehouse.url)
+    assert new_version == version + 1
+    assert after == before  # the search artifacts were carried over with the rest
+
+
 def test_unparsable_project_fails_before_building_and_publishes_nothing(
     published_warehouse, tmp_path
 ):

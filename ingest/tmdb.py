@@ -518,9 +518,12 @@ def credited_people(movie_id: int, credits: dict[str, Any]) -> list[dict[str, An
             add(member, "director", position)
         elif member.get("department") == "Writing":
             add(member, "writer", position)
-    cast = sorted(credits.get("cast") or [], key=lambda member: member.get("order", 0))
-    for member in cast[:FIRST_BILLED_CAST]:
-        add(member, "cast", member.get("order", 0))
+    cast = sorted(
+        (member for member in credits.get("cast") or [] if member.get("id") is not None),
+        key=lambda member: (member.get("order") is None, member.get("order") or 0),
+    )
+    for position, member in enumerate(cast[:FIRST_BILLED_CAST]):
+        add(member, "cast", position if member.get("order") is None else member["order"])
     return list(people.values())
 
 

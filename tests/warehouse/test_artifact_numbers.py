@@ -247,7 +247,7 @@ def test_recommendations_are_top_k_shared_features_never_self(published_warehous
                 listed = reason.split("shared genres: ")[1].split(";")[0].split(", ")
                 assert set(listed) == shared_genres
             if shared_keywords:
-                listed = reason.split("shared keywords: ")[1].split(", ")
+                listed = reason.split("shared keywords: ")[1].split(";")[0].split(", ")
                 assert set(listed) <= shared_keywords
                 assert len(listed) == min(5, len(shared_keywords))
 

@@ -27,8 +27,9 @@ MOVIES, SEED, DAY = 2000, 11, date(2026, 3, 10)
 LIST_COLUMNS = (
     "movie_id, recommended_movie_id, list_rank, round(selection_score::numeric, 12), "
     "round(genre_similarity::numeric, 12), round(keyword_similarity::numeric, 12), "
+    "round(people_similarity::numeric, 12), same_collection, "
     "round(year_proximity::numeric, 12), has_genres, has_evidence, shared_genre_count, "
-    "shared_keyword_count, reason, content_hash"
+    "shared_keyword_count, shared_person_count, reason, content_hash"
 )
 
 

@@ -44,11 +44,15 @@ scored as (
         lists.reason,
         lists.shared_genre_count,
         lists.shared_keyword_count,
-        {{ recommendation_score(
-            recommendation_similarity('lists.genre_similarity', 'lists.keyword_similarity', 'lists.year_proximity'),
+        -- 12 decimals: float sums over features in another order differ in the last digits
+        round({{ recommendation_score(
+            recommendation_similarity(
+                'lists.genre_similarity', 'lists.keyword_similarity', 'lists.people_similarity',
+                'lists.same_collection', 'lists.year_proximity'
+            ),
             recommendation_vote_prior('partner_movies.vote_count', 'vote_scale.log_max_votes'),
             recommendation_rating('partner_movies.is_rated', 'partner_movies.vote_average')
-        ) }} as score,
+        ) }}::numeric, 12)::double precision as score,
         lists.has_genres and coalesce(partner_movies.vote_count, 0) > 0 as has_evidence
 
     from lists

@@ -2,7 +2,7 @@
     config(
         materialized='table',
         schema='intermediate',
-        indexes=[{'columns': ['movie_id']}],
+        indexes=[{'columns': ['movie_id']}, {'columns': ['feature_type', 'feature_id']}],
         post_hook='analyze {{ this }}',
     )
 }}
@@ -33,20 +33,21 @@ movie_keywords as (
 
 ),
 
+movie_people as (
+
+    select * from {{ ref('bridge_movie_people') }}
+
+),
+
 catalog as (
 
     select
         movie_id,
-        popularity
+        collection_id,
+        collection_name
 
     from movies
     where is_in_catalog
-
-),
-
-catalog_size as (
-
-    select count(*) as movie_count from catalog
 
 ),
 
@@ -72,39 +73,42 @@ features as (
 
     from movie_keywords
 
-),
+    union all
 
-features_with_idf as (
+    -- a person counts once per movie, whatever roles they had in it
+    select
+        movie_id,
+        'person' as feature_type,
+        person_id as feature_id,
+        max(person_name) as feature_name
+
+    from movie_people
+    group by movie_id, person_id
+
+    union all
 
     select
-        features.movie_id,
-        features.feature_type,
-        features.feature_id,
-        features.feature_name,
-        -- rarer features say more: inverse document frequency over the catalog
-        ln(
-            catalog_size.movie_count::double precision
-            / count(*) over (partition by features.feature_type, features.feature_id)
-        ) as idf,
-        row_number() over (
-            partition by features.feature_type, features.feature_id
-            order by catalog.popularity desc, features.movie_id asc
-        ) as popularity_rank_in_feature
+        movie_id,
+        'collection' as feature_type,
+        collection_id as feature_id,
+        collection_name as feature_name
 
-    from features
-    inner join catalog
-        on features.movie_id = catalog.movie_id
-    cross join catalog_size
+    from catalog
+    where collection_id is not null
 
 ),
 
 final as (
 
     select
-        *,
-        sum(idf) over (partition by movie_id) as movie_total_idf
+        features.movie_id,
+        features.feature_type,
+        features.feature_id,
+        features.feature_name
 
-    from features_with_idf
+    from features
+    inner join catalog
+        on features.movie_id = catalog.movie_id
 
 )
 

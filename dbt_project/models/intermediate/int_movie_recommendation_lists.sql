@@ -37,12 +37,6 @@ movie_features as not materialized (
 
 ),
 
-reason_features as not materialized (
-
-    select * from {{ ref('int_movie_features') }}
-
-),
-
 terms as not materialized (
 
     select * from {{ ref('int_recommendation_terms') }}
@@ -129,6 +123,11 @@ own_features as not materialized (
                     "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'keyword')",
                     'min(content.keyword_norm)', 'min(pool_partners.keyword_norm)'
                 ),
+                recommendation_people_similarity(
+                    "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'person')",
+                    'min(content.people_norm)', 'min(pool_partners.people_norm)'
+                ),
+                "(bool_or(own_features.feature_type = 'collection'))::integer",
                 recommendation_year_proximity('min(content.release_year)', 'min(pool_partners.release_year)')
             ) }} * min(pool_partners.frozen_prior) as selection_score
 
@@ -167,8 +166,9 @@ own_features as not materialized (
             on changed_as_candidate.movie_id = list_floors.movie_id
         where
             list_floors.movie_id is null
+            -- a margin for float sums added in another order: one rescore too many is harmless
             or (changed_as_candidate.has_evidence, changed_as_candidate.selection_score)
-            >= (list_floors.has_evidence, list_floors.selection_score)
+            >= (list_floors.has_evidence, list_floors.selection_score - 1e-9)
 
     ),
 
@@ -204,7 +204,9 @@ scoring_movies as materialized (
 
 {# the partner's terms are computed once per pair in the lateral join; this combines them #}
 {% set selection_score = recommendation_score(
-    recommendation_similarity('genre_similarity', 'keyword_similarity', 'year_proximity'),
+    recommendation_similarity(
+        'genre_similarity', 'keyword_similarity', 'people_similarity', 'same_collection', 'year_proximity'
+    ),
     'frozen_prior',
     '1.0'
 ) %}
@@ -216,10 +218,15 @@ kept as (
     select
         scoring_movies.movie_id,
         scoring_movies.content_hash,
+        scoring_movies.genre_mask,
+        scoring_movies.feature_keys,
+        scoring_movies.feature_names,
         best.recommended_movie_id,
-        best.list_rank,
+        best.partner_genre_mask,
         best.genre_similarity,
         best.keyword_similarity,
+        best.people_similarity,
+        best.same_collection,
         best.year_proximity,
         best.selection_score,
         best.has_genres,
@@ -230,17 +237,12 @@ kept as (
     cross join lateral (  -- noqa: ST05
         select
             *,
-            {{ selection_score }} as selection_score,
-            row_number() over (
-                order by
-                    has_evidence desc,
-                    {{ selection_score }} desc,
-                    recommended_movie_id asc
-            ) as list_rank
+            {{ selection_score }} as selection_score
 
         from (
             select
                 pool_partners.recommended_movie_id,
+                min(pool_partners.genre_mask) as partner_genre_mask,
                 bool_or(pool_partners.has_genres) as has_genres,
                 bool_or(pool_partners.has_evidence) as has_evidence,
                 {{ recommendation_genre_similarity(
@@ -251,6 +253,11 @@ kept as (
                     "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'keyword')",
                     'scoring_movies.keyword_norm', 'min(pool_partners.keyword_norm)'
                 ) }} as keyword_similarity,
+                {{ recommendation_people_similarity(
+                    "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'person')",
+                    'scoring_movies.people_norm', 'min(pool_partners.people_norm)'
+                ) }} as people_similarity,
+                (bool_or(own_features.feature_type = 'collection'))::integer as same_collection,
                 {{ recommendation_year_proximity(
                     'scoring_movies.release_year', 'min(pool_partners.release_year)'
                 ) }} as year_proximity,
@@ -266,61 +273,62 @@ kept as (
                 and pool_partners.recommended_movie_id != scoring_movies.movie_id
             group by pool_partners.recommended_movie_id
         ) as partners
-        order by list_rank
+        -- a top-N sort; the rank is numbered once for all movies below
+        order by has_evidence desc, selection_score desc, recommended_movie_id asc
         limit {{ var('recommendation_list_size') }}
     ) as best
 
 ),
 
--- the reason: every feature the two share, by name, the rarest first; looked up pair
--- by pair (a lateral join by index), so it costs the kept pairs, never features x
--- features
+-- the reason: every feature the two share, by name, the rarest first: the movie's
+-- features (rarest first) that are among the partner's, from the two movies' feature
+-- arrays (int_movie_recommendation_content), so it costs the kept pairs, never
+-- features x features
 reasons as (
 
     select
         kept.*,
-        shared.shared_genre_count,
+        row_number() over (
+            partition by kept.movie_id
+            order by kept.has_evidence desc, kept.selection_score desc, kept.recommended_movie_id asc
+        ) as list_rank,
+        bit_count((kept.genre_mask & kept.partner_genre_mask)::bit(64)) as shared_genre_count,
         shared.shared_keyword_count,
+        shared.shared_person_count,
         shared.reason
 
     from kept
+    inner join content as partner_content
+        on kept.recommended_movie_id = partner_content.movie_id
     cross join lateral (
         select
-            count(*) filter (where own_reason_features.feature_type = 'genre') as shared_genre_count,
-            count(*) filter (where own_reason_features.feature_type = 'keyword') as shared_keyword_count,
+            count(*) filter (where {{ recommendation_feature_kind('own.feature_key') }} = 2) as shared_keyword_count,
+            count(*) filter (where {{ recommendation_feature_kind('own.feature_key') }} = 3) as shared_person_count,
             concat_ws(
                 '; ',
-                'shared genres: ' || array_to_string(
-                    array_agg(
-                        own_reason_features.feature_name order by terms.idf desc, own_reason_features.feature_name asc
-                    )
-                    filter (where own_reason_features.feature_type = 'genre'),
-                    ', '
+                'same collection: '
+                || min(own.feature_name) filter (where {{ recommendation_feature_kind('own.feature_key') }} = 4),
+                'shared genres: ' || string_agg(own.feature_name, ', ' order by own.position) filter (
+                    where {{ recommendation_feature_kind('own.feature_key') }} = 1
                 ),
                 'shared keywords: ' || array_to_string(
                     (
-                        array_agg(
-                            own_reason_features.feature_name
-                            order by terms.idf desc, own_reason_features.feature_name asc
-                        )
-                        filter (where own_reason_features.feature_type = 'keyword')
+                        array_agg(own.feature_name order by own.position)
+                        filter (where {{ recommendation_feature_kind('own.feature_key') }} = 2)
                     )[1:5],
+                    ', '
+                ),
+                'shared people: ' || array_to_string(
+                    (
+                        array_agg(own.feature_name order by own.position)
+                        filter (where {{ recommendation_feature_kind('own.feature_key') }} = 3)
+                    )[1:3],
                     ', '
                 )
             ) as reason
 
-        from reason_features as own_reason_features
-        inner join movie_features as partner_features
-            on
-                own_reason_features.feature_type = partner_features.feature_type
-                and own_reason_features.feature_id = partner_features.feature_id
-        inner join terms
-            on
-                own_reason_features.feature_type = terms.feature_type
-                and own_reason_features.feature_id = terms.feature_id
-        where
-            own_reason_features.movie_id = kept.movie_id
-            and partner_features.movie_id = kept.recommended_movie_id
+        from unnest(kept.feature_keys, kept.feature_names) with ordinality as own (feature_key, feature_name, position)
+        where own.feature_key = any(partner_content.feature_keys)
     ) as shared
 
 ),
@@ -333,12 +341,15 @@ final as (
         list_rank::integer as list_rank,
         genre_similarity::double precision as genre_similarity,
         keyword_similarity::double precision as keyword_similarity,
+        people_similarity::double precision as people_similarity,
+        same_collection::integer as same_collection,
         year_proximity::double precision as year_proximity,
         selection_score::double precision as selection_score,
         has_genres,
         has_evidence,
         shared_genre_count::integer as shared_genre_count,
         shared_keyword_count::integer as shared_keyword_count,
+        shared_person_count::integer as shared_person_count,
         reason::text as reason,
         content_hash
 

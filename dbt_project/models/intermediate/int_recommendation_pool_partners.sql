@@ -30,6 +30,12 @@ priors as (
 
 ),
 
+movie_features as (
+
+    select * from {{ ref('int_movie_features') }}
+
+),
+
 final as (
 
     select
@@ -39,12 +45,20 @@ final as (
         content.genre_mask,
         content.genre_count,
         content.keyword_norm,
+        content.people_norm,
         content.release_year,
         priors.vote_prior * priors.rating as frozen_prior,
         content.genre_count > 0 as has_genres,
         content.genre_count > 0 and priors.has_votes as has_evidence
 
     from pools
+    -- a pooled movie that has lost the feature since the pools froze is not offered
+    -- for it (its content hash moved, so its own list is rescored too)
+    inner join movie_features
+        on
+            pools.feature_type = movie_features.feature_type
+            and pools.feature_id = movie_features.feature_id
+            and pools.movie_id = movie_features.movie_id
     inner join content
         on pools.movie_id = content.movie_id
     inner join priors

@@ -22,21 +22,58 @@ movie_features as (
 
 ),
 
-final as (
+{% if is_incremental() %}
 
-    select
-        feature_type,
-        feature_id,
-        movie_id
+    -- incremental builds keep the pools as they are
+    final as (
 
-    from movie_features
-    where
-        popularity_rank_in_feature <= {{ var('recommendation_candidates_per_feature') }}
-    {% if is_incremental() %}
-            -- incremental builds keep the pools as they are
-            and false
-        {% endif %}
+        select
+            feature_type,
+            feature_id,
+            movie_id
 
-)
+        from movie_features
+        where false
+
+    )
+
+{% else %}
+
+    catalog_movies as (
+
+        select * from {{ ref('dim_movies') }}
+
+    ),
+
+    ranked as (
+
+        select
+            movie_features.feature_type,
+            movie_features.feature_id,
+            movie_features.movie_id,
+            row_number() over (
+                partition by movie_features.feature_type, movie_features.feature_id
+                order by catalog_movies.popularity desc, movie_features.movie_id asc
+            ) as popularity_rank_in_feature
+
+        from movie_features
+        inner join catalog_movies
+            on movie_features.movie_id = catalog_movies.movie_id
+
+    ),
+
+    final as (
+
+        select
+            feature_type,
+            feature_id,
+            movie_id
+
+        from ranked
+        where popularity_rank_in_feature <= {{ var('recommendation_candidates_per_feature') }}
+
+    )
+
+{% endif %}
 
 select * from final

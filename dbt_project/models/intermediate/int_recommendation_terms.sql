@@ -22,6 +22,12 @@ movie_features as (
 
 ),
 
+catalog_movies as (
+
+    select * from {{ ref('dim_movies') }}
+
+),
+
 {% if is_incremental() %}
 
     frozen_terms as (
@@ -44,10 +50,30 @@ current_terms as (
         feature_type,
         feature_id,
         max(feature_name) as feature_name,
-        max(idf) as idf
+        count(*) as movie_count
 
     from movie_features
     group by feature_type, feature_id
+
+),
+
+catalog_size as (
+
+    select count(*) as movie_count
+    from catalog_movies
+    where is_in_catalog
+
+),
+
+current_idf as (
+
+    select
+        current_terms.*,
+        -- rarer features say more: inverse document frequency over the catalog
+        ln(catalog_size.movie_count::double precision / current_terms.movie_count) as idf
+
+    from current_terms
+    cross join catalog_size
 
 ),
 
@@ -56,17 +82,17 @@ final as (
     {% if is_incremental() %}
 
         select
-            current_terms.feature_type,
-            current_terms.feature_id,
-            current_terms.feature_name,
-            coalesce(frozen_scale.rarest_idf, current_terms.idf) as idf
+            current_idf.feature_type,
+            current_idf.feature_id,
+            current_idf.feature_name,
+            coalesce(frozen_scale.rarest_idf, current_idf.idf) as idf
 
-        from current_terms
+        from current_idf
         cross join frozen_scale
         left join frozen_terms
             on
-                current_terms.feature_type = frozen_terms.feature_type
-                and current_terms.feature_id = frozen_terms.feature_id
+                current_idf.feature_type = frozen_terms.feature_type
+                and current_idf.feature_id = frozen_terms.feature_id
         where frozen_terms.feature_id is null
 
     {% else %}
@@ -77,7 +103,7 @@ final as (
             feature_name,
             idf
 
-        from current_terms
+        from current_idf
 
     {% endif %}
 

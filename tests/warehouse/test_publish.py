@@ -242,13 +242,14 @@ def test_failing_artifact_test_after_the_build_publishes_nothing(published_wareh
         REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
     )
     shutil.copy(REPO_ROOT / "profiles.yml", tmp_path / "profiles.yml")
-    # a mis-set weight: the scores leave the documented [0, 1] range, which only the
-    # artifact's own test on movie_recommendations.score can see
+    # a mis-set weight: the sum of the weights turns negative and so do the scores,
+    # out of the documented [0, 1] range, which only the artifact's own test on
+    # movie_recommendations.score can see (the unit tests set their own weights)
     project_file = project / "dbt_project.yml"
-    original = "recommendation_weight_genres: 0.5"
+    original = "recommendation_weight_collection: 0.5"
     assert original in project_file.read_text()
     project_file.write_text(
-        project_file.read_text().replace(original, "recommendation_weight_genres: 50.0")
+        project_file.read_text().replace(original, "recommendation_weight_collection: -5.0")
     )
     settings = published_warehouse.settings.model_copy(update={"dbt_project_dir": project})
 
@@ -264,16 +265,16 @@ def test_failing_artifact_test_after_the_build_publishes_nothing(published_wareh
         for node in failure.value.failed_nodes
     )
     # the artifact was written to the build schema and audited there ...
-    (max_score,) = published_warehouse.query(
-        "select max(score) from artifacts__build.movie_recommendations"
+    (min_score,) = published_warehouse.query(
+        "select min(score) from artifacts__build.movie_recommendations"
     )[0]
-    assert max_score > 1
+    assert min_score < 0
     # ... while what the API reads is exactly as before
     assert _published_state(published_warehouse.url) == before
-    (published_max,) = published_warehouse.query(
-        "select max(score) from artifacts.movie_recommendations"
+    (published_min, published_max) = published_warehouse.query(
+        "select min(score), max(score) from artifacts.movie_recommendations"
     )[0]
-    assert published_max <= 1
+    assert 0 <= published_min <= published_max <= 1
 
 
 def test_a_hand_run_prod_build_cannot_write_the_published_schema(published_warehouse):

@@ -129,6 +129,9 @@ MOVIE_COLUMNS: TTableSchemaColumns = {
     "video": _column("bool"),
     "collection_id": _column("bigint"),
     "collection_name": _column("text"),
+    # the credited people as one jsonb array, not a child table: a movie's few people
+    # are read together, and a child table would double the rows the loader normalises
+    "credits": _column("json"),
     "_loaded_at": _loaded_at(),
 }
 GENRE_COLUMNS: TTableSchemaColumns = {

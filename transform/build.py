@@ -347,13 +347,11 @@ def _require_raw_tables(conn, project_dir: Path) -> None:
             "set MOVIEMETRIC_DBT_PROJECT_DIR to the dbt_project folder"
         )
     sources = yaml.safe_load(sources_file.read_text())["sources"]
-    # a table whose staging model reads it only when it exists says so in its meta
     wanted = {
         table["name"]
         for source in sources
         if source["schema"] == RAW_SCHEMA
         for table in source["tables"]
-        if not ((table.get("config") or {}).get("meta") or {}).get("optional")
     }
     present = {
         row[0]

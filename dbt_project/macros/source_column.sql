@@ -21,15 +21,3 @@
     {%- endif -%}
 {%- endmacro %}
 
-
-{#-
-    dlt creates a child table only once some row has a child: a catalog loaded from a
-    source that sends no credits has no `movies__credits`. `source_exists` says whether
-    the raw table is there, so its staging model can select no rows of the same shape.
--#}
-{% macro source_exists(relation) -%}
-    {%- if not execute -%}
-        {{ return(true) }}
-    {%- endif -%}
-    {{ return(adapter.get_relation(relation.database, relation.schema, relation.identifier) is not none) }}
-{%- endmacro %}

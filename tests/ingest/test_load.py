@@ -32,7 +32,6 @@ RAW_TABLES = (
     "movies",
     "movies__genres",
     "movies__keywords",
-    "movies__credits",
     "movie_popularity_snapshots",
     "trending_movies",
 )
@@ -139,7 +138,12 @@ def test_backfill_loads_every_dated_movie_with_genres_keywords_people_and_a_snap
     assert movie_keywords, "the sandbox catalog should have keywords"
 
     people = set(
-        query(database_url, "select movie_id, person_id, role from raw_tmdb.movies__credits")
+        query(
+            database_url,
+            "select movies.id, people.person_id, people.role from raw_tmdb.movies"
+            " cross join lateral jsonb_to_recordset(movies.credits)"
+            " as people (person_id bigint, role text)",
+        )
     )
     assert people == {
         (movie_id, person["id"], role)

@@ -1,33 +1,34 @@
-{%- set has_credits = source_exists(source('tmdb', 'movies__credits')) -%}
+{%- set raw_columns = source_column_names(source('tmdb', 'movies')) -%}
 
+-- The loader keeps a movie's credited people as one jsonb array on its raw row
+-- (`movies.credits`): one row per element here.
 with
 
-{% if has_credits %}
+source as (
 
-    source as (
+    select * from {{ source('tmdb', 'movies') }}
 
-        select * from {{ source('tmdb', 'movies__credits') }}
-
-    ),
-
-{% endif %}
+),
 
 renamed as (
 
-    {% if has_credits %}
+    {% if 'credits' in raw_columns %}
 
         select
-            movie_id::bigint as movie_id,
-            person_id::bigint as person_id,
-            nullif(trim(name), '')::text as person_name,
-            role::text as credit_role,
-            credit_order::integer as credit_order
+            source.id::bigint as movie_id,
+            people.person_id::bigint as person_id,
+            nullif(trim(people.name), '')::text as person_name,
+            people.role::text as credit_role,
+            people.credit_order::integer as credit_order
 
         from source
+        cross join lateral jsonb_to_recordset(coalesce(source.credits, '[]'::jsonb)) as people (
+            person_id bigint, name text, role text, credit_order integer
+        )
 
     {% else %}
 
-        -- no load has sent credits yet (dlt creates the table with its first row)
+        -- no load has sent credits yet (dlt adds the column with its first value)
         select
             null::bigint as movie_id,
             null::bigint as person_id,
@@ -35,6 +36,7 @@ renamed as (
             null::text as credit_role,
             null::integer as credit_order
 
+        from source
         where false
 
     {% endif %}

@@ -32,11 +32,16 @@ BIN = Path(sys.executable).parent
 
 
 @contextmanager
-def scratch_database(prefix: str = "mm_bench") -> Iterator[str]:
-    """A new database on the bench server, dropped afterwards; yields its URL."""
+def scratch_database(prefix: str = "mm_bench", template: str | None = None) -> Iterator[str]:
+    """A new database on the bench server (a copy of the database at URL ``template``
+    when given, which nobody may be connected to), dropped afterwards; yields its URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    statement = sql.SQL("create database {}").format(sql.Identifier(name))
+    if template is not None:
+        source = urlparse(template).path.lstrip("/")
+        statement += sql.SQL(" template {}").format(sql.Identifier(source))
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        conn.execute(statement)
     try:
         yield urlparse(ADMIN_URL)._replace(path=f"/{name}").geturl()
     finally:

@@ -8,6 +8,12 @@ For each catalog size, in one run and one fresh database:
   4. the sandbox moves to day D+1 (popularity drifts for every movie, a share of movies
      changes), `moviemetric load` fetches the changes, and `moviemetric transform` runs
      the daily incremental build.
+The recommendation models are also timed alone, so that no other model shares the
+two cores with them: after step 3, `moviemetric transform --full-refresh --select
++movie_recommendations` (their ancestors run before them); after the day D+1 load,
+the same selection without --full-refresh on a copy of
+the database (the whole daily build then runs on the original), with the share of
+movies whose recommendation list was rescored.
 Reported: seconds for each, the build/reference ratio, the slowest dbt nodes (from
 dbt's run_results.json, including movie_recommendations), and the share of movies
 whose details changed. Results go to bench/results/build.json.
@@ -38,6 +44,18 @@ from ingest.sandbox import DEFAULT_API_KEY
 
 CATALOG_DATE = date(2026, 6, 1)
 SEED = 42
+# every model the recommendations are built from, and only those
+RECOMMENDATION_MODELS = (
+    "int_movie_features",
+    "int_recommendation_terms",
+    "int_recommendation_pools",
+    "int_recommendation_priors",
+    "int_movie_recommendation_content",
+    "int_recommendation_pool_partners",
+    "int_movie_recommendation_lists",
+    "movie_recommendations",
+)
+LISTS = "intermediate.int_movie_recommendation_lists"
 
 
 def _command(name: str, env: dict[str, str], *options: str) -> float:
@@ -85,6 +103,35 @@ def _slowest_nodes(
     return {name: round(seconds, 2) for name, seconds in slowest}
 
 
+def _model_seconds(home: str, models: tuple[str, ...]) -> dict[str, float]:
+    """dbt's own execution time of each of ``models`` in the last dbt run."""
+    results = json.loads((Path(home) / "dbt" / "target" / "run_results.json").read_text())
+    seconds = {
+        result["unique_id"].split(".")[-1]: result["execution_time"]
+        for result in results["results"]
+        if result["unique_id"].startswith("model.")
+    }
+    missing = [model for model in models if model not in seconds]
+    if missing:
+        raise RuntimeError(f"dbt's run_results.json has no timing for {missing}")
+    return {model: round(seconds[model], 2) for model in models}
+
+
+def _recommendations_alone(env: dict[str, str], *options: str) -> dict:
+    """Build only the recommendation models; their dbt timings and their sum."""
+    # with their ancestors, which run first: staging and marts must see the day's data
+    _command("transform", env, "--select", "+movie_recommendations", *options)
+    models = _model_seconds(env["MOVIEMETRIC_HOME"], RECOMMENDATION_MODELS)
+    return {"total_s": round(sum(models.values()), 1), "models_s": models}
+
+
+def _list_versions(url: str) -> dict[int, str]:
+    """Each movie's recommendation list version: the transaction that wrote it."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(f"select movie_id, min(xmin::text) from {LISTS} group by movie_id")
+        return dict(rows.fetchall())
+
+
 def bench_size(movies: int) -> dict:
     with scratch_database() as url, tempfile.TemporaryDirectory() as home:
         env = {
@@ -99,19 +146,30 @@ def bench_size(movies: int) -> dict:
         reference = _raw_copy_seconds(url)
         full_build = _command("transform", env)
         full_nodes = _slowest_nodes(home)
+        in_build_full = _model_seconds(home, RECOMMENDATION_MODELS)
+        alone_full = _recommendations_alone(env, "--full-refresh")
         with psycopg.connect(url) as conn:
             (catalog,) = conn.execute("select count(*) from raw_tmdb.movies").fetchone()
-            (before,) = conn.execute(
+            (last_load,) = conn.execute(
                 "select coalesce(max(_dlt_load_id), '') from raw_tmdb.movies"
             ).fetchone()
         with sandbox_process(movies, SEED, CATALOG_DATE + timedelta(days=1)) as base_url:
             _command("load", {**env, "TMDB_BASE_URL": base_url})
         with psycopg.connect(url) as conn:
             (changed,) = conn.execute(
-                "select count(*) from raw_tmdb.movies where _dlt_load_id > %s", (before,)
+                "select count(*) from raw_tmdb.movies where _dlt_load_id > %s", (last_load,)
             ).fetchone()
+        with scratch_database(template=url) as copy_url:
+            versions = _list_versions(copy_url)
+            alone_incremental = _recommendations_alone({**env, "DATABASE_URL": copy_url})
+            new_versions = _list_versions(copy_url)
+        rescored = sum(
+            1 for movie_id, version in new_versions.items() if versions.get(movie_id) != version
+        )
+        alone_incremental["rescored_share"] = round(rescored / max(len(new_versions), 1), 4)
         incremental_build = _command("transform", env)
         incremental_nodes = _slowest_nodes(home)
+        in_build_incremental = _model_seconds(home, RECOMMENDATION_MODELS)
     return {
         "movies": movies,
         "catalog_movies": catalog,
@@ -122,6 +180,12 @@ def bench_size(movies: int) -> dict:
         "changed_share": round(changed / catalog, 4),
         "incremental_build_s": round(incremental_build, 1),
         "incremental_build_slowest_models_s": incremental_nodes,
+        "recommendation_models": {
+            "alone_full": alone_full,
+            "alone_incremental": alone_incremental,
+            "in_build_full_s": round(sum(in_build_full.values()), 1),
+            "in_build_incremental_s": round(sum(in_build_incremental.values()), 1),
+        },
     }
 
 

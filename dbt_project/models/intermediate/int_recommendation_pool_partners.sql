@@ -30,11 +30,6 @@ priors as (
 
 ),
 
-movie_features as (
-
-    select * from {{ ref('int_movie_features') }}
-
-),
 
 final as (
 
@@ -52,17 +47,16 @@ final as (
         content.genre_count > 0 and priors.has_votes as has_evidence
 
     from pools
-    -- a pooled movie that has lost the feature since the pools froze is not offered
-    -- for it (its content hash moved, so its own list is rescored too)
-    inner join movie_features
-        on
-            pools.feature_type = movie_features.feature_type
-            and pools.feature_id = movie_features.feature_id
-            and pools.movie_id = movie_features.movie_id
     inner join content
         on pools.movie_id = content.movie_id
     inner join priors
         on pools.movie_id = priors.movie_id
+    -- a pooled movie that has lost the feature since the pools froze is not offered
+    -- for it (its content hash moved, so its own list is rescored too); its feature
+    -- array says, without a join
+    where
+        {{ recommendation_feature_key('pools.feature_type', 'pools.feature_id') }}
+        = any(content.feature_keys)
 
 )
 

@@ -471,8 +471,8 @@ def require_keys(response: requests.Response, body: Any, keys: tuple[str, ...]) 
 
 
 def shape_movie(record: dict[str, Any], loaded_at: datetime, base_url: str) -> dict[str, Any]:
-    """A /movie/{id}?append_to_response=keywords,credits body -> the raw ``movies`` row with
-    its children (genres, keywords, credited people) and its collection."""
+    """A /movie/{id}?append_to_response=keywords,credits body -> the raw ``movies`` row: its
+    children (genres, keywords), its credited people (a json column) and its collection."""
     requested_id = record.pop("_movie_ids_id", None)
     missing = [key for key in MOVIE_REQUIRED_FIELDS if key not in record]
     if missing or (requested_id is not None and record["id"] != requested_id):

@@ -310,3 +310,33 @@ def test_a_hand_run_prod_build_cannot_write_the_published_schema(published_wareh
     assert completed.returncode != 0
     assert "--target prod would write the published schema `artifacts`" in completed.stdout
     assert _published_state(published_warehouse.url) == before
+
+
+def test_a_null_in_an_artifacts_not_null_column_publishes_nothing(published_warehouse, tmp_path):
+    """The contracts' not-null constraints audit as the table is written: a null fails
+    the model (no test node needed) and nothing is published."""
+    before = _published_state(published_warehouse.url)
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target", "logs")
+    )
+    shutil.copy(REPO_ROOT / "profiles.yml", tmp_path / "profiles.yml")
+    model = project / "models" / "artifacts" / "ratings_by_decade.sql"
+    original = "total_votes::bigint as total_votes"
+    assert original in model.read_text()
+    model.write_text(
+        model.read_text().replace(
+            original,
+            "(case when decade >= 2000 then null else total_votes end)::bigint as total_votes",
+        )
+    )
+    settings = published_warehouse.settings.model_copy(update={"dbt_project_dir": project})
+
+    with pytest.raises(BuildFailedError) as failure:
+        run_transform(open_warehouse(settings))
+
+    assert failure.value.failed_nodes == ["model.moviemetric.ratings_by_decade"]
+    message = str(failure.value)
+    assert "total_votes" in message and "not-null constraint" in message
+    assert f"published artifacts unchanged (version {before[0]})" in message
+    assert _published_state(published_warehouse.url) == before

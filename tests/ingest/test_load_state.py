@@ -41,7 +41,7 @@ def test_dlt_state_does_not_grow_with_the_catalog(
     make_database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     sizes = {}
-    for movies in (1_000, 10_000):
+    for movies in (300, 3_000):
         url = make_database()
         with Sandbox(movies=movies, seed=7, catalog_date=CATALOG_DATE) as sandbox:
             details = load_sandbox(monkeypatch, sandbox, url, tmp_path / str(movies))

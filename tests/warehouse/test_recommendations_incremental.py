@@ -1,4 +1,5 @@
-"""Recommendations rebuilt at the cost of what changed (int_movie_recommendation_lists).
+"""Recommendations rebuilt at the cost of what changed (int_movie_recommendation_lists,
+a view over its two incremental parts).
 
 A daily build rescores only the movies whose recommendation content changed and the
 movies whose lists they can touch; every other row stays as it was. With the frozen
@@ -23,6 +24,8 @@ from tests.warehouse.conftest import warehouse_settings
 from transform import run_transform
 
 MOVIES, SEED, DAY = 2000, 11, date(2026, 3, 10)
+# the incremental tables behind the view int_movie_recommendation_lists
+LIST_PARTS = ("int_movie_recommendation_lists_part_0", "int_movie_recommendation_lists_part_1")
 
 # A row is (exact columns, float columns). The floats are compared to 1e-9: a movie's
 # norms are sums rebuilt each day in whatever order the plan adds them, so a list kept
@@ -77,10 +80,13 @@ def _published(url: str) -> Table:
 
 
 def _row_versions(url: str) -> dict[tuple[int, int], str]:
-    """(movie, list rank) -> the transaction that wrote the row (xmin)."""
+    """(movie, list rank) -> the transaction that wrote the row (xmin) in its part."""
     rows = _rows(
         url,
-        "select movie_id, list_rank, xmin::text from intermediate.int_movie_recommendation_lists",
+        " union all ".join(
+            f"select movie_id, list_rank, xmin::text from intermediate.{part}"
+            for part in LIST_PARTS
+        ),
     )
     return {(movie, rank): xmin for movie, rank, xmin in rows}
 
@@ -115,6 +121,10 @@ def test_a_daily_build_rescores_what_changed_and_agrees_with_a_full_rebuild(
     }
     kept = {movie for (movie, _rank) in after_versions} - rescored
     assert changed, "the sandbox day should change some movies' genres, keywords or dates"
+    # each part holds the lists of its own movies: even ids, then odd ids
+    for remainder, part in enumerate(LIST_PARTS):
+        parities = _rows(url, f"select distinct movie_id % 2 from intermediate.{part}")
+        assert parities == [(remainder,)], (part, parities)
     # every changed movie that has a list was rescored, and most movies were left alone
     assert changed & {movie for (movie, _rank) in after_versions} <= rescored
     assert len(rescored) < 0.5 * len(after_hashes), (len(rescored), len(after_hashes))
@@ -123,7 +133,7 @@ def test_a_daily_build_rescores_what_changed_and_agrees_with_a_full_rebuild(
     # the same day rebuilt in full, with the frozen terms (not selected) kept as they are
     run_transform(
         warehouse,
-        StepOptions(full_refresh=True, select="int_movie_recommendation_lists+"),
+        StepOptions(full_refresh=True, select="tag:recommendation_lists+"),
     )
     assert_same(_lists(url), incremental_lists)
     assert_same(_published(url), incremental_published)

@@ -1,359 +1,71 @@
 {{
     config(
-        materialized='incremental',
+        materialized='view',
         schema='intermediate',
-        unique_key='movie_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[{'columns': ['movie_id', 'list_rank'], 'unique': True}],
-        post_hook=[
-            "{{ delete_stale_recommendation_lists(this, ref('int_movie_recommendation_content')) }}",
-            'analyze {{ this }}',
-        ],
     )
 }}
 
--- Each movie's recommendation_list_size best candidates by their frozen terms, scored
--- one movie at a time (a lateral join over the movie's features and their pools), so
--- the work is movies x features x pool size, never movies squared. A full refresh
--- scores every movie; an incremental build only the movies whose list can change:
---   1. changed: the movie's content hash moved, or it has no list yet;
---   2. the movies whose list names a changed movie or a movie gone from the catalog;
---   3. the movies for which a changed movie in a pool would now enter the list.
--- movie_recommendations ranks these with the day's votes and ratings.
--- CTEs read more than once are "not materialized": a materialised CTE has no index,
--- and the lateral join below looks each movie's features and pools up by index.
+-- depends_on: {{ ref('int_recommendation_scored_content') }}
+
+-- Each movie's recommendation_list_size best candidates by their frozen terms: the
+-- parts, built at the same time (macros/recommendation_lists.sql), as one relation.
+-- It is read after the parts' scored content is recorded (the depends_on above), so
+-- whatever builds the recommendations records it too.
 with
 
-content as not materialized (
+part_0 as (
 
-    select * from {{ ref('int_movie_recommendation_content') }}
-
-),
-
-movie_features as not materialized (
-
-    select * from {{ ref('int_movie_features') }}
+    select * from {{ ref('int_movie_recommendation_lists_part_0') }}
 
 ),
 
-terms as not materialized (
+part_1 as (
 
-    select * from {{ ref('int_recommendation_terms') }}
-
-),
-
-pool_partners as not materialized (
-
-    select * from {{ ref('int_recommendation_pool_partners') }}
-
-),
-
-own_features as not materialized (
-
-    select
-        movie_features.movie_id,
-        movie_features.feature_type,
-        movie_features.feature_id,
-        terms.idf
-
-    from movie_features
-    inner join terms
-        on
-            movie_features.feature_type = terms.feature_type
-            and movie_features.feature_id = terms.feature_id
-
-),
-
-{% if is_incremental() %}
-
-    stored_lists as (
-
-        select * from {{ this }}
-
-    ),
-
-    partner_content as (
-
-        select * from {{ ref('int_movie_recommendation_content') }}
-
-    ),
-
-    changed_movies as (
-
-        select content.movie_id
-        from content
-        left join stored_lists
-            on
-                content.movie_id = stored_lists.movie_id
-                and stored_lists.list_rank = 1
-        where
-            stored_lists.movie_id is null
-            or stored_lists.content_hash != content.content_hash
-
-    ),
-
-    listing_changed as (
-
-        select stored_lists.movie_id
-        from stored_lists
-        left join changed_movies
-            on stored_lists.recommended_movie_id = changed_movies.movie_id
-        left join partner_content
-            on stored_lists.recommended_movie_id = partner_content.movie_id
-        where
-            changed_movies.movie_id is not null
-            or partner_content.movie_id is null
-
-    ),
-
-    -- a changed movie scored against every movie that has it as a candidate
-    changed_as_candidate as (
-
-        select
-            own_features.movie_id,
-            pool_partners.recommended_movie_id,
-            bool_or(pool_partners.has_evidence) as has_evidence,
-            {{ recommendation_similarity(
-                recommendation_genre_similarity(
-                    'min(content.genre_mask)', 'min(content.genre_count)',
-                    'min(pool_partners.genre_mask)', 'min(pool_partners.genre_count)'
-                ),
-                recommendation_keyword_similarity(
-                    "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'keyword')",
-                    'min(content.keyword_norm)', 'min(pool_partners.keyword_norm)'
-                ),
-                recommendation_people_similarity(
-                    "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'person')",
-                    'min(content.people_norm)', 'min(pool_partners.people_norm)'
-                ),
-                "(bool_or(own_features.feature_type = 'collection'))::integer",
-                recommendation_year_proximity('min(content.release_year)', 'min(pool_partners.release_year)')
-            ) }} * min(pool_partners.frozen_prior) as selection_score
-
-        from changed_movies
-        inner join pool_partners
-            on changed_movies.movie_id = pool_partners.recommended_movie_id
-        inner join own_features
-            on
-                pool_partners.feature_type = own_features.feature_type
-                and pool_partners.feature_id = own_features.feature_id
-                and pool_partners.recommended_movie_id != own_features.movie_id
-        inner join content
-            on own_features.movie_id = content.movie_id
-        group by own_features.movie_id, pool_partners.recommended_movie_id
-
-    ),
-
-    -- the last row of each full list: a candidate must reach it to enter
-    list_floors as (
-
-        select
-            movie_id,
-            has_evidence,
-            selection_score
-
-        from stored_lists
-        where list_rank = {{ var('recommendation_list_size') }}
-
-    ),
-
-    entering as (
-
-        select changed_as_candidate.movie_id
-        from changed_as_candidate
-        left join list_floors
-            on changed_as_candidate.movie_id = list_floors.movie_id
-        where
-            list_floors.movie_id is null
-            -- a margin for float sums added in another order: one rescore too many is harmless
-            or (changed_as_candidate.has_evidence, changed_as_candidate.selection_score)
-            >= (list_floors.has_evidence, list_floors.selection_score - 1e-9)
-
-    ),
-
-    movies_to_score as (
-
-        select movie_id from changed_movies
-        union
-        select movie_id from listing_changed
-        union
-        select movie_id from entering
-
-    ),
-
-{% else %}
-
-    movies_to_score as (
-
-        select movie_id from content
-
-    ),
-
-{% endif %}
-
--- materialised: the lateral join below then runs for these movies only
-scoring_movies as materialized (
-
-    select content.*
-    from content
-    inner join movies_to_score
-        on content.movie_id = movies_to_score.movie_id
-
-),
-
-{# the partner's terms are computed once per pair in the lateral join; this combines them #}
-{% set selection_score = recommendation_score(
-    recommendation_similarity(
-        'genre_similarity', 'keyword_similarity', 'people_similarity', 'same_collection', 'year_proximity'
-    ),
-    'frozen_prior',
-    '1.0'
-) %}
--- one movie at a time: its features meet their pools, shared features are summed per
--- partner (genres exactly, from the bitmasks; keywords where the partner is in the
--- keyword's pool), and the best recommendation_list_size partners are kept
-kept as (
-
-    select
-        scoring_movies.movie_id,
-        scoring_movies.content_hash,
-        scoring_movies.genre_mask,
-        scoring_movies.feature_keys,
-        scoring_movies.feature_names,
-        best.recommended_movie_id,
-        best.partner_genre_mask,
-        best.genre_similarity,
-        best.keyword_similarity,
-        best.people_similarity,
-        best.same_collection,
-        best.year_proximity,
-        best.selection_score,
-        best.has_genres,
-        best.has_evidence
-
-    from scoring_movies
-    -- a lateral join runs once per movie: a CTE cannot take the movie as a parameter
-    cross join lateral (  -- noqa: ST05
-        select
-            *,
-            {{ selection_score }} as selection_score
-
-        from (
-            select
-                pool_partners.recommended_movie_id,
-                min(pool_partners.genre_mask) as partner_genre_mask,
-                bool_or(pool_partners.has_genres) as has_genres,
-                bool_or(pool_partners.has_evidence) as has_evidence,
-                {{ recommendation_genre_similarity(
-                    'scoring_movies.genre_mask', 'scoring_movies.genre_count',
-                    'min(pool_partners.genre_mask)', 'min(pool_partners.genre_count)'
-                ) }} as genre_similarity,
-                {{ recommendation_keyword_similarity(
-                    "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'keyword')",
-                    'scoring_movies.keyword_norm', 'min(pool_partners.keyword_norm)'
-                ) }} as keyword_similarity,
-                {{ recommendation_people_similarity(
-                    "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'person')",
-                    'scoring_movies.people_norm', 'min(pool_partners.people_norm)'
-                ) }} as people_similarity,
-                (bool_or(own_features.feature_type = 'collection'))::integer as same_collection,
-                {{ recommendation_year_proximity(
-                    'scoring_movies.release_year', 'min(pool_partners.release_year)'
-                ) }} as year_proximity,
-                min(pool_partners.frozen_prior) as frozen_prior
-
-            from own_features
-            inner join pool_partners
-                on
-                    own_features.feature_type = pool_partners.feature_type
-                    and own_features.feature_id = pool_partners.feature_id
-            where
-                own_features.movie_id = scoring_movies.movie_id
-                and pool_partners.recommended_movie_id != scoring_movies.movie_id
-            group by pool_partners.recommended_movie_id
-        ) as partners
-        -- a top-N sort; the rank is numbered once for all movies below
-        order by has_evidence desc, selection_score desc, recommended_movie_id asc
-        limit {{ var('recommendation_list_size') }}
-    ) as best
-
-),
-
--- the reason: every feature the two share, by name, the rarest first: the movie's
--- features (rarest first) that are among the partner's, from the two movies' feature
--- arrays (int_movie_recommendation_content), so it costs the kept pairs, never
--- features x features
-reasons as (
-
-    select
-        kept.*,
-        row_number() over (
-            partition by kept.movie_id
-            order by kept.has_evidence desc, kept.selection_score desc, kept.recommended_movie_id asc
-        ) as list_rank,
-        bit_count((kept.genre_mask & kept.partner_genre_mask)::bit(64)) as shared_genre_count,
-        shared.shared_keyword_count,
-        shared.shared_person_count,
-        shared.reason
-
-    from kept
-    inner join content as partner_content
-        on kept.recommended_movie_id = partner_content.movie_id
-    cross join lateral (
-        select
-            count(*) filter (where {{ recommendation_feature_kind('own.feature_key') }} = 2) as shared_keyword_count,
-            count(*) filter (where {{ recommendation_feature_kind('own.feature_key') }} = 3) as shared_person_count,
-            concat_ws(
-                '; ',
-                'same collection: '
-                || min(own.feature_name) filter (where {{ recommendation_feature_kind('own.feature_key') }} = 4),
-                'shared genres: ' || string_agg(own.feature_name, ', ' order by own.position) filter (
-                    where {{ recommendation_feature_kind('own.feature_key') }} = 1
-                ),
-                'shared keywords: ' || array_to_string(
-                    (
-                        array_agg(own.feature_name order by own.position)
-                        filter (where {{ recommendation_feature_kind('own.feature_key') }} = 2)
-                    )[1:5],
-                    ', '
-                ),
-                'shared people: ' || array_to_string(
-                    (
-                        array_agg(own.feature_name order by own.position)
-                        filter (where {{ recommendation_feature_kind('own.feature_key') }} = 3)
-                    )[1:3],
-                    ', '
-                )
-            ) as reason
-
-        from unnest(kept.feature_keys, kept.feature_names) with ordinality as own (feature_key, feature_name, position)
-        where own.feature_key = any(partner_content.feature_keys)
-    ) as shared
+    select * from {{ ref('int_movie_recommendation_lists_part_1') }}
 
 ),
 
 final as (
 
     select
-        movie_id::bigint as movie_id,
-        recommended_movie_id::bigint as recommended_movie_id,
-        list_rank::integer as list_rank,
-        genre_similarity::double precision as genre_similarity,
-        keyword_similarity::double precision as keyword_similarity,
-        people_similarity::double precision as people_similarity,
-        same_collection::integer as same_collection,
-        year_proximity::double precision as year_proximity,
-        selection_score::double precision as selection_score,
+        movie_id,
+        recommended_movie_id,
+        list_rank,
+        genre_similarity,
+        keyword_similarity,
+        people_similarity,
+        same_collection,
+        year_proximity,
+        selection_score,
         has_genres,
         has_evidence,
-        shared_genre_count::integer as shared_genre_count,
-        shared_keyword_count::integer as shared_keyword_count,
-        shared_person_count::integer as shared_person_count,
-        reason::text as reason,
+        shared_genre_count,
+        shared_keyword_count,
+        shared_person_count,
+        reason,
         content_hash
+    from part_0
 
-    from reasons
+    union all
+
+    select
+        movie_id,
+        recommended_movie_id,
+        list_rank,
+        genre_similarity,
+        keyword_similarity,
+        people_similarity,
+        same_collection,
+        year_proximity,
+        selection_score,
+        has_genres,
+        has_evidence,
+        shared_genre_count,
+        shared_keyword_count,
+        shared_person_count,
+        reason,
+        content_hash
+    from part_1
 
 )
 

@@ -124,42 +124,46 @@ own_features as not materialized (
 
     ),
 
-    -- a changed movie scored against every movie that has it as a candidate
+    -- a changed movie scored against every movie that has it as a candidate, one
+    -- changed movie at a time (a lateral join): its pools, by index, to the movies that
+    -- share them; a plain join lets the planner build every movie's pairs first
     changed_as_candidate as (
 
-        select
-            own_features.movie_id,
-            pool_partners.recommended_movie_id,
-            bool_or(pool_partners.has_evidence) as has_evidence,
-            {{ recommendation_similarity(
-                recommendation_genre_similarity(
-                    'min(content.genre_mask)', 'min(content.genre_count)',
-                    'min(pool_partners.genre_mask)', 'min(pool_partners.genre_count)'
-                ),
-                recommendation_keyword_similarity(
-                    "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'keyword')",
-                    'min(content.keyword_norm)', 'min(pool_partners.keyword_norm)'
-                ),
-                recommendation_people_similarity(
-                    "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'person')",
-                    'min(content.people_norm)', 'min(pool_partners.people_norm)'
-                ),
-                "(bool_or(own_features.feature_type = 'collection'))::integer",
-                recommendation_year_proximity('min(content.release_year)', 'min(pool_partners.release_year)')
-            ) }} * min(pool_partners.frozen_prior) as selection_score
-
+        select pairs.*
         from changed_candidates
-        inner join pool_partners
-            on changed_candidates.movie_id = pool_partners.recommended_movie_id
-        inner join own_features
-            on
-                pool_partners.feature_type = own_features.feature_type
-                and pool_partners.feature_id = own_features.feature_id
-                and pool_partners.recommended_movie_id != own_features.movie_id
-                and {{ recommendation_list_part_filter('own_features.movie_id', part, parts) }}
-        inner join content
-            on own_features.movie_id = content.movie_id
-        group by own_features.movie_id, pool_partners.recommended_movie_id
+        cross join lateral (  -- noqa: ST05
+            select
+                own_features.movie_id,
+                pool_partners.recommended_movie_id,
+                bool_or(pool_partners.has_evidence) as has_evidence,
+                {{ recommendation_similarity(
+                    recommendation_genre_similarity(
+                        'min(content.genre_mask)', 'min(content.genre_count)',
+                        'min(pool_partners.genre_mask)', 'min(pool_partners.genre_count)'
+                    ),
+                    recommendation_keyword_similarity(
+                        "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'keyword')",
+                        'min(content.keyword_norm)', 'min(pool_partners.keyword_norm)'
+                    ),
+                    recommendation_people_similarity(
+                        "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'person')",
+                        'min(content.people_norm)', 'min(pool_partners.people_norm)'
+                    ),
+                    "(bool_or(own_features.feature_type = 'collection'))::integer",
+                    recommendation_year_proximity('min(content.release_year)', 'min(pool_partners.release_year)')
+                ) }} * min(pool_partners.frozen_prior) as selection_score
+
+            from pool_partners
+            inner join own_features
+                on
+                    pool_partners.feature_type = own_features.feature_type
+                    and pool_partners.feature_id = own_features.feature_id
+                    and pool_partners.recommended_movie_id != own_features.movie_id
+            inner join content
+                on own_features.movie_id = content.movie_id
+            where pool_partners.recommended_movie_id = changed_candidates.movie_id
+            group by own_features.movie_id, pool_partners.recommended_movie_id
+        ) as pairs
 
     ),
 
@@ -182,11 +186,16 @@ own_features as not materialized (
         from changed_as_candidate
         left join list_floors
             on changed_as_candidate.movie_id = list_floors.movie_id
+        -- the part is chosen here, not in changed_as_candidate's joins: there the planner
+        -- takes mod() for a rare match and builds every movie's pairs first
         where
-            list_floors.movie_id is null
-            -- a margin for float sums added in another order: one rescore too many is harmless
-            or (changed_as_candidate.has_evidence, changed_as_candidate.selection_score)
-            >= (list_floors.has_evidence, list_floors.selection_score - 1e-9)
+            {{ recommendation_list_part_filter('changed_as_candidate.movie_id', part, parts) }}
+            and (
+                list_floors.movie_id is null
+                -- a margin for float sums added in another order: one rescore too many is harmless
+                or (changed_as_candidate.has_evidence, changed_as_candidate.selection_score)
+                >= (list_floors.has_evidence, list_floors.selection_score - 1e-9)
+            )
 
     ),
 

@@ -186,8 +186,7 @@ own_features as not materialized (
         from changed_as_candidate
         left join list_floors
             on changed_as_candidate.movie_id = list_floors.movie_id
-        -- the part is chosen here, not in changed_as_candidate's joins: there the planner
-        -- takes mod() for a rare match and builds every movie's pairs first
+        -- this part's movies: a changed movie's pairs above cover both parts
         where
             {{ recommendation_list_part_filter('changed_as_candidate.movie_id', part, parts) }}
             and (

@@ -55,7 +55,6 @@ RECOMMENDATION_MODELS = (
     "int_movie_recommendation_lists_part_0",
     "int_movie_recommendation_lists_part_1",
     "int_movie_recommendation_lists",
-    "int_recommendation_scored_content",
     "movie_recommendations",
 )
 # the incremental tables behind the view int_movie_recommendation_lists

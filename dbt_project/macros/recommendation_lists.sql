@@ -90,11 +90,11 @@ own_features as not materialized (
 
     ),
 
-    -- every movie, of either part, whose content moved since the lists were last
-    -- scored (int_recommendation_scored_content, written after both parts: read by
-    -- name, as it is built after this model); all of them when it is not there yet
+    -- every movie, of either part, whose content moved since this part last scored
+    -- its lists: the part's own record (record_scored_content, written in the same
+    -- transaction as its lists); all of them when there is none yet
     {% set scored_content = adapter.get_relation(
-        database=this.database, schema=this.schema, identifier='int_recommendation_scored_content'
+        database=this.database, schema=this.schema, identifier=scored_content_identifier(this)
     ) %}
     changed_candidates as (
 
@@ -391,4 +391,30 @@ select * from final
 {#- the movies of one part of the recommendation lists: movie_id modulo parts -#}
 {% macro recommendation_list_part_filter(movie_id, part, parts) -%}
     mod({{ movie_id }}, {{ parts }}) = {{ part }}
+{%- endmacro %}
+
+
+{#-
+    A part's record of the content its lists were scored against: every catalog movie's
+    content hash, rewritten by the part's post_hook in the transaction that writes its
+    lists, so it can never run ahead of or behind them. The next incremental build of
+    the part finds there the movies that changed since, whichever part lists them.
+-#}
+{% macro scored_content_identifier(lists) -%}
+    {{ lists.identifier }}_scored_content
+{%- endmacro %}
+
+
+{% macro record_scored_content(lists, content) -%}
+    {%- set record = api.Relation.create(
+        database=lists.database, schema=lists.schema, identifier=scored_content_identifier(lists)
+    ) -%}
+    create table if not exists {{ record }} (
+        movie_id bigint primary key,
+        content_hash text not null
+    );
+    truncate {{ record }};
+    insert into {{ record }} (movie_id, content_hash)
+    select movie_id, content_hash from {{ content }};
+    analyze {{ record }}
 {%- endmacro %}

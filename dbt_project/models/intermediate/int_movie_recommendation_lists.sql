@@ -5,12 +5,8 @@
     )
 }}
 
--- depends_on: {{ ref('int_recommendation_scored_content') }}
-
 -- Each movie's recommendation_list_size best candidates by their frozen terms: the
 -- parts, built at the same time (macros/recommendation_lists.sql), as one relation.
--- It is read after the parts' scored content is recorded (the depends_on above), so
--- whatever builds the recommendations records it too.
 with
 
 part_0 as (

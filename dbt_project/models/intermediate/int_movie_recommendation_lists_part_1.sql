@@ -10,6 +10,7 @@
         pre_hook='set local jit = off',
         post_hook=[
             "{{ delete_stale_recommendation_lists(this, ref('int_movie_recommendation_content')) }}",
+            "{{ record_scored_content(this, ref('int_movie_recommendation_content')) }}",
             'analyze {{ this }}',
         ],
     )

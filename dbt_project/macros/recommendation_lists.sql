@@ -4,6 +4,25 @@
     at the same time on as many cores; each reads every movie as a candidate.
 -#}
 {% macro recommendation_lists(part, parts) -%}
+{#- jit off: JIT compiles for about a second per query, most of a daily build at 10k,
+    and buys nothing for lookups one movie at a time -#}
+{{
+    config(
+        materialized='incremental',
+        schema='intermediate',
+        unique_key='movie_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        tags=['recommendation_lists'],
+        indexes=[{'columns': ['movie_id', 'list_rank'], 'unique': True}],
+        pre_hook='set local jit = off',
+        post_hook=[
+            "{{ delete_stale_recommendation_lists(this, ref('int_movie_recommendation_content')) }}",
+            "{{ record_scored_content(this, ref('int_movie_recommendation_content')) }}",
+            'analyze {{ this }}',
+        ],
+    )
+}}
 -- Each movie's recommendation_list_size best candidates by their frozen terms, scored
 -- one movie at a time (a lateral join over the movie's features and their pools), so
 -- the work is movies x features x pool size, never movies squared. A full refresh

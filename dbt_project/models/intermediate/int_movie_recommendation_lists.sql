@@ -5,6 +5,13 @@
     )
 }}
 
+{%- set columns = [
+    'movie_id', 'recommended_movie_id', 'list_rank', 'genre_similarity', 'keyword_similarity',
+    'people_similarity', 'same_collection', 'year_proximity', 'selection_score', 'has_genres',
+    'has_evidence', 'shared_genre_count', 'shared_keyword_count', 'shared_person_count',
+    'reason', 'content_hash',
+] %}
+
 -- Each movie's recommendation_list_size best candidates by their frozen terms: the
 -- parts, built at the same time (macros/recommendation_lists.sql), as one relation.
 with
@@ -23,45 +30,12 @@ part_1 as (
 
 final as (
 
-    select
-        movie_id,
-        recommended_movie_id,
-        list_rank,
-        genre_similarity,
-        keyword_similarity,
-        people_similarity,
-        same_collection,
-        year_proximity,
-        selection_score,
-        has_genres,
-        has_evidence,
-        shared_genre_count,
-        shared_keyword_count,
-        shared_person_count,
-        reason,
-        content_hash
-    from part_0
-
-    union all
-
-    select
-        movie_id,
-        recommended_movie_id,
-        list_rank,
-        genre_similarity,
-        keyword_similarity,
-        people_similarity,
-        same_collection,
-        year_proximity,
-        selection_score,
-        has_genres,
-        has_evidence,
-        shared_genre_count,
-        shared_keyword_count,
-        shared_person_count,
-        reason,
-        content_hash
-    from part_1
+    {% for part in ['part_0', 'part_1'] %}
+        select
+            {{ columns | join(',\n            ') }}
+        from {{ part }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 )
 

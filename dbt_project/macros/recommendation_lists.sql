@@ -14,7 +14,10 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['recommendation_lists'],
-        indexes=[{'columns': ['movie_id', 'list_rank'], 'unique': True}],
+        indexes=[
+            {'columns': ['movie_id', 'list_rank'], 'unique': True},
+            {'columns': ['movie_id', 'recommended_movie_id'], 'unique': True},
+        ],
         pre_hook='set local jit = off',
         post_hook=[
             "{{ delete_stale_recommendation_lists(this, ref('int_movie_recommendation_content')) }}",
@@ -27,7 +30,7 @@
 -- one movie at a time (a lateral join over the movie's features and their pools), so
 -- the work is movies x features x pool size, never movies squared. A full refresh
 -- scores every movie; an incremental build only the movies whose list can change:
---   1. changed: the movie's content hash moved, or it has no list yet;
+--   1. changed: the movie's content hash moved, or it is new;
 --   2. the movies whose list names a changed movie (of either part) or a movie gone
 --      from the catalog;
 --   3. the movies for which a changed movie (of either part) in a pool would now
@@ -79,53 +82,41 @@ own_features as not materialized (
 
 {% if is_incremental() %}
 
-    stored_lists as (
+    stored_lists as not materialized (
 
         select * from {{ this }}
 
     ),
 
-    partner_content as (
-
-        select * from {{ ref('int_movie_recommendation_content') }}
-
-    ),
-
-    -- this part's movies whose own list must be rescored
-    changed_movies as (
-
-        select content.movie_id
-        from content
-        left join stored_lists
-            on
-                content.movie_id = stored_lists.movie_id
-                and stored_lists.list_rank = 1
-        where
-            {{ recommendation_list_part_filter('content.movie_id', part, parts) }}
-            and (
-                stored_lists.movie_id is null
-                or stored_lists.content_hash != content.content_hash
-            )
-
-    ),
-
-    -- every movie, of either part, whose content moved since this part last scored
-    -- its lists: the part's own record (record_scored_content, written in the same
-    -- transaction as its lists); all of them when there is none yet
+    -- every movie, of either part, whose content moved, that entered or that left the
+    -- catalog since this part last scored its lists: the part's own record
+    -- (record_scored_content, written in the same transaction as its lists); every
+    -- movie when there is none yet
     {% set scored_content = adapter.get_relation(
         database=this.database, schema=this.schema, identifier=scored_content_identifier(this)
     ) %}
     changed_candidates as (
 
-        select content.movie_id
-        from content
         {% if scored_content is not none %}
-            left join {{ scored_content }} as scored_content
-                on content.movie_id = scored_content.movie_id
-            where
-                scored_content.movie_id is null
-                or scored_content.content_hash != content.content_hash
+            select changed.movie_id
+            from {{ changed_since_record(ref('int_movie_recommendation_content'), scored_content) }}
+        {% else %}
+            select movie_id from content
+            union
+            select recommended_movie_id from stored_lists
         {% endif %}
+
+    ),
+
+    -- this part's movies whose own list must be rescored: those among the changed
+    -- that are in the catalog (their content moved, or they are new to the part)
+    changed_movies as (
+
+        select changed_candidates.movie_id
+        from changed_candidates
+        inner join content
+            on changed_candidates.movie_id = content.movie_id
+        where {{ recommendation_list_part_filter('changed_candidates.movie_id', part, parts) }}
 
     ),
 
@@ -133,13 +124,7 @@ own_features as not materialized (
 
         select stored_lists.movie_id
         from stored_lists
-        left join changed_candidates
-            on stored_lists.recommended_movie_id = changed_candidates.movie_id
-        left join partner_content
-            on stored_lists.recommended_movie_id = partner_content.movie_id
-        where
-            changed_candidates.movie_id is not null
-            or partner_content.movie_id is null
+        where stored_lists.recommended_movie_id in (select movie_id from changed_candidates)
 
     ),
 
@@ -296,27 +281,24 @@ kept as (
                     'min(pool_partners.genre_mask)', 'min(pool_partners.genre_count)'
                 ) }} as genre_similarity,
                 {{ recommendation_keyword_similarity(
-                    "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'keyword')",
+                    'sum(own.idf * own.idf) filter (where ' ~ recommendation_feature_kind('own.feature_key') ~ ' = 2)',
                     'scoring_movies.keyword_norm', 'min(pool_partners.keyword_norm)'
                 ) }} as keyword_similarity,
                 {{ recommendation_people_similarity(
-                    "sum(own_features.idf * own_features.idf) filter (where own_features.feature_type = 'person')",
+                    'sum(own.idf * own.idf) filter (where ' ~ recommendation_feature_kind('own.feature_key') ~ ' = 3)',
                     'scoring_movies.people_norm', 'min(pool_partners.people_norm)'
                 ) }} as people_similarity,
-                (bool_or(own_features.feature_type = 'collection'))::integer as same_collection,
+                (bool_or({{ recommendation_feature_kind('own.feature_key') }} = 4))::integer as same_collection,
                 {{ recommendation_year_proximity(
                     'scoring_movies.release_year', 'min(pool_partners.release_year)'
                 ) }} as year_proximity,
                 min(pool_partners.frozen_prior) as frozen_prior
 
-            from own_features
+            -- the movie's features and their frozen idf, from its content row
+            from unnest(scoring_movies.feature_keys, scoring_movies.feature_idfs) as own (feature_key, idf)
             inner join pool_partners
-                on
-                    own_features.feature_type = pool_partners.feature_type
-                    and own_features.feature_id = pool_partners.feature_id
-            where
-                own_features.movie_id = scoring_movies.movie_id
-                and pool_partners.recommended_movie_id != scoring_movies.movie_id
+                on own.feature_key = pool_partners.feature_key
+            where pool_partners.recommended_movie_id != scoring_movies.movie_id
             group by pool_partners.recommended_movie_id
         ) as partners
         -- a top-N sort; the rank is numbered once for all movies below
@@ -341,7 +323,8 @@ reasons as (
         bit_count((kept.genre_mask & kept.partner_genre_mask)::bit(64)) as shared_genre_count,
         shared.shared_keyword_count,
         shared.shared_person_count,
-        shared.reason
+        shared.reason,
+        partner_content.content_hash as recommended_content_hash
 
     from kept
     inner join content as partner_content
@@ -397,7 +380,8 @@ final as (
         shared_keyword_count::integer as shared_keyword_count,
         shared_person_count::integer as shared_person_count,
         reason::text as reason,
-        content_hash
+        content_hash,
+        recommended_content_hash
 
     from reasons
 

@@ -5,7 +5,9 @@ A daily build rescores only the movies whose recommendation content changed and 
 movies whose lists they can touch; every other row stays as it was, also when the two
 parts of the lists are built on different runs. With the frozen
 terms (idf, pools, priors) kept, a full rebuild of the lists on the same day gives
-the same table, and the same published recommendations.
+the same table, and the same published recommendations; and a full rebuild of the
+per-movie models they read (features, content, pool partners; incremental by movie)
+gives the same rows as the daily path.
 """
 
 from __future__ import annotations
@@ -38,14 +40,36 @@ LIST_COLUMNS = (
     "people_similarity, year_proximity]"
 )
 PUBLISHED_COLUMNS = "(movie_id, recommended_movie_id, rank, reason), array[score::float8]"
+# the per-movie incremental models the lists read, each (table, columns, order)
+PER_MOVIE_MODELS = (
+    (
+        "int_movie_features",
+        "(movie_id, feature_type, feature_id, feature_name, loaded_at), array[]::float8[]",
+        "movie_id, feature_type, feature_id",
+    ),
+    (
+        "int_movie_recommendation_content",
+        "(movie_id, release_year, genre_mask, genre_count, collection_id, feature_keys, "
+        "feature_names, content_hash, loaded_at), array[keyword_norm, people_norm]",
+        "movie_id",
+    ),
+    (
+        "int_recommendation_pool_partners",
+        "(feature_type, feature_id, recommended_movie_id, genre_mask, genre_count, "
+        "release_year, has_genres, has_evidence, loaded_at), "
+        "array[keyword_norm, people_norm, frozen_prior]",
+        "feature_type, feature_id, recommended_movie_id",
+    ),
+)
 
 
 Table = tuple[list[tuple], list[float | None]]
 
 
 def _split(rows: list[tuple]) -> Table:
-    return [exact for exact, _floats in rows], [
-        value for _exact, floats in rows for value in floats
+    """Exact columns (with where the floats are null) apart from the non-null floats."""
+    return [(exact, tuple(value is None for value in floats)) for exact, floats in rows], [
+        value for _exact, floats in rows for value in floats if value is not None
     ]
 
 
@@ -78,6 +102,13 @@ def _published(url: str) -> Table:
             "order by movie_id, rank",
         )
     )
+
+
+def _per_movie_tables(url: str) -> dict[str, Table]:
+    return {
+        table: _split(_rows(url, f"select {columns} from intermediate.{table} order by {order}"))
+        for table, columns, order in PER_MOVIE_MODELS
+    }
 
 
 def _row_versions(url: str) -> dict[tuple[int, int], str]:
@@ -116,6 +147,7 @@ def test_a_daily_build_rescores_what_changed_and_agrees_with_a_full_rebuild(
     run_transform(warehouse, StepOptions(select="+int_movie_recommendation_lists_part_0+"))
     run_transform(warehouse)
     incremental_lists, incremental_published = _lists(url), _published(url)
+    incremental_per_movie = _per_movie_tables(url)
     after_versions, after_hashes = _row_versions(url), _content_hashes(url)
 
     changed = {m for m, h in after_hashes.items() if before_hashes.get(m) != h}
@@ -135,10 +167,15 @@ def test_a_daily_build_rescores_what_changed_and_agrees_with_a_full_rebuild(
     assert len(rescored) < 0.5 * len(after_hashes), (len(rescored), len(after_hashes))
     assert kept, "an incremental build rewrote every list"
 
-    # the same day rebuilt in full, with the frozen terms (not selected) kept as they are
+    # the same day rebuilt in full, with the frozen terms (idf and genre bits, pools,
+    # priors: not selected) kept as they are
+    per_movie = " ".join(table for table, _columns, _order in PER_MOVIE_MODELS)
     run_transform(
         warehouse,
-        StepOptions(full_refresh=True, select="tag:recommendation_lists+"),
+        StepOptions(full_refresh=True, select=f"{per_movie} tag:recommendation_lists+"),
     )
+    for table, rows in _per_movie_tables(url).items():
+        assert rows[0], table
+        assert_same(rows, incremental_per_movie[table])
     assert_same(_lists(url), incremental_lists)
     assert_same(_published(url), incremental_published)

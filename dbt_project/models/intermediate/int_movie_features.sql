@@ -1,12 +1,21 @@
 {{
     config(
-        materialized='table',
+        materialized='incremental',
         schema='intermediate',
-        indexes=[{'columns': ['movie_id']}, {'columns': ['feature_type', 'feature_id']}],
+        incremental_strategy='append',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['movie_id']},
+            {'columns': ['feature_type', 'feature_id', 'movie_id'], 'unique': True},
+        ],
+        pre_hook="{{ delete_rows_of_changed_movies(this, ref('dim_movies')) }}",
         post_hook='analyze {{ this }}',
     )
 }}
 
+-- Every catalog movie's genres, keywords, people and collection. Incremental: a day
+-- writes the features of the movies whose details were loaded again (their old rows
+-- go first, per_movie_incremental.sql) and of the movies new to the catalog.
 with
 
 movies as (
@@ -39,15 +48,19 @@ movie_people as (
 
 ),
 
+-- the catalog movies to write: all of them on a full refresh, else those without rows
 catalog as (
 
     select
         movie_id,
         collection_id,
-        collection_name
+        collection_name,
+        loaded_at
 
     from movies
-    where is_in_catalog
+    where
+        is_in_catalog
+        and {{ movie_rows_missing('movies.movie_id') }}
 
 ),
 
@@ -62,6 +75,7 @@ features as (
     from movie_genres
     inner join genres
         on movie_genres.genre_id = genres.genre_id
+    where movie_genres.movie_id in (select catalog.movie_id from catalog)
 
     union all
 
@@ -72,6 +86,7 @@ features as (
         keyword_name as feature_name
 
     from movie_keywords
+    where movie_id in (select catalog.movie_id from catalog)
 
     union all
 
@@ -83,6 +98,7 @@ features as (
         max(person_name) as feature_name
 
     from movie_people
+    where movie_id in (select catalog.movie_id from catalog)
     group by movie_id, person_id
 
     union all
@@ -104,7 +120,9 @@ final as (
         features.movie_id,
         features.feature_type,
         features.feature_id,
-        features.feature_name
+        features.feature_name,
+        -- the details these features were read from (per_movie_incremental.sql)
+        catalog.loaded_at
 
     from features
     inner join catalog

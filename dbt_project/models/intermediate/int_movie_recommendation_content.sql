@@ -1,20 +1,36 @@
 {{
     config(
-        materialized='table',
+        materialized='incremental',
         schema='intermediate',
+        incremental_strategy='append',
+        on_schema_change='fail',
         indexes=[{'columns': ['movie_id'], 'unique': True}],
+        pre_hook="{{ delete_rows_of_changed_movies(this, ref('dim_movies')) }}",
         post_hook='analyze {{ this }}',
     )
 }}
 
 -- What a movie's recommendation terms read, one row per catalog movie, and a hash of
 -- it: a movie whose hash moved is a changed movie for int_movie_recommendation_lists.
--- One pass over the movie's features.
+-- One pass over the movie's features. Incremental like int_movie_features: a day
+-- writes the rows of the movies whose details were loaded again or that are new; the
+-- terms they read (idf, genre bits) are frozen between full refreshes.
 with
 
-catalog_movies as (
+movies as (
 
     select * from {{ ref('dim_movies') }}
+
+),
+
+-- the catalog movies to write: all of them on a full refresh, else those without a row
+catalog_movies as (
+
+    select *
+    from movies
+    where
+        is_in_catalog
+        and {{ movie_rows_missing('movies.movie_id') }}
 
 ),
 
@@ -30,23 +46,6 @@ terms as (
 
 ),
 
-genres as (
-
-    select * from {{ ref('dim_genres') }}
-
-),
-
--- one bit per genre (TMDB has 19), so shared genres are a bit_count, not a join
-genre_bits as (
-
-    select
-        genre_id,
-        row_number() over (order by genre_id) - 1 as genre_bit
-
-    from genres
-
-),
-
 weighted_features as (
 
     select
@@ -55,7 +54,8 @@ weighted_features as (
         movie_features.feature_id,
         movie_features.feature_name,
         terms.idf,
-        genre_bits.genre_bit,
+        -- one bit per genre, so shared genres are a bit_count, not a join
+        terms.genre_bit,
         {{ recommendation_feature_key('movie_features.feature_type', 'movie_features.feature_id') }} as feature_key
 
     from movie_features
@@ -63,10 +63,7 @@ weighted_features as (
         on
             movie_features.feature_type = terms.feature_type
             and movie_features.feature_id = terms.feature_id
-    left join genre_bits
-        on
-            movie_features.feature_type = 'genre'
-            and movie_features.feature_id = genre_bits.genre_id
+    where movie_features.movie_id in (select catalog_movies.movie_id from catalog_movies)
 
 ),
 
@@ -81,6 +78,7 @@ movie_terms as (
         -- every feature, the rarest first: the reasons name the shared ones in this order
         array_agg(feature_key order by idf desc, feature_name asc, feature_key asc) as feature_keys,
         array_agg(feature_name order by idf desc, feature_name asc, feature_key asc) as feature_names,
+        array_agg(idf order by idf desc, feature_name asc, feature_key asc) as feature_idfs,
         -- the content the hash covers, in a fixed order: the features and their names
         array_agg(feature_key order by feature_key) as sorted_feature_keys,
         array_agg(feature_name order by feature_key) as sorted_feature_names
@@ -102,18 +100,20 @@ final as (
         catalog_movies.collection_id,
         coalesce(movie_terms.feature_keys, '{}') as feature_keys,
         coalesce(movie_terms.feature_names, '{}') as feature_names,
+        coalesce(movie_terms.feature_idfs, '{}') as feature_idfs,
         -- genres, keywords, people and collection are in the feature keys
         md5(concat_ws(
             '|',
             coalesce(catalog_movies.release_year::text, ''),
             coalesce(movie_terms.sorted_feature_keys::text, ''),
             coalesce(movie_terms.sorted_feature_names::text, '')
-        )) as content_hash
+        )) as content_hash,
+        -- the details this row was read from (delete_rows_of_changed_movies)
+        catalog_movies.loaded_at
 
     from catalog_movies
     left join movie_terms
         on catalog_movies.movie_id = movie_terms.movie_id
-    where catalog_movies.is_in_catalog
 
 )
 

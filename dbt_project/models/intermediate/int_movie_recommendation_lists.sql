@@ -9,7 +9,7 @@
     'movie_id', 'recommended_movie_id', 'list_rank', 'genre_similarity', 'keyword_similarity',
     'people_similarity', 'same_collection', 'year_proximity', 'selection_score', 'has_genres',
     'has_evidence', 'shared_genre_count', 'shared_keyword_count', 'shared_person_count',
-    'reason', 'content_hash',
+    'reason', 'content_hash', 'recommended_content_hash',
 ] %}
 
 -- Each movie's recommendation_list_size best candidates by their frozen terms: the

@@ -16,7 +16,7 @@
         {%- if 'loaded_at' not in stored_columns -%}
             {{ exceptions.raise_compiler_error(
                 relation ~ " was built by an earlier release (no loaded_at column): run "
-                ~ "`moviemetric run --full-refresh` once (docs/deploy.md, Upgrading)"
+                ~ "`moviemetric transform --full-refresh` once (docs/deploy.md, Upgrading)"
             ) }}
         {%- endif %}
         delete from {{ relation }} as stored

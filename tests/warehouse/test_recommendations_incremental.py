@@ -36,7 +36,8 @@ LIST_PARTS = ("int_movie_recommendation_lists_part_0", "int_movie_recommendation
 LIST_COLUMNS = (
     "(movie_id, recommended_movie_id, list_rank, same_collection, has_genres, "
     "has_evidence, shared_genre_count, shared_keyword_count, shared_person_count, reason, "
-    "content_hash), array[selection_score, genre_similarity, keyword_similarity, "
+    "content_hash, recommended_content_hash), array[selection_score, genre_similarity, "
+    "keyword_similarity, "
     "people_similarity, year_proximity]"
 )
 PUBLISHED_COLUMNS = "(movie_id, recommended_movie_id, rank, reason), array[score::float8]"
@@ -50,12 +51,13 @@ PER_MOVIE_MODELS = (
     (
         "int_movie_recommendation_content",
         "(movie_id, release_year, genre_mask, genre_count, collection_id, feature_keys, "
-        "feature_names, content_hash, loaded_at), array[keyword_norm, people_norm]",
+        "feature_names, content_hash, loaded_at), "
+        "array[keyword_norm, people_norm] || feature_idfs",
         "movie_id",
     ),
     (
         "int_recommendation_pool_partners",
-        "(feature_type, feature_id, recommended_movie_id, genre_mask, genre_count, "
+        "(feature_type, feature_id, feature_key, recommended_movie_id, genre_mask, genre_count, "
         "release_year, has_genres, has_evidence, loaded_at), "
         "array[keyword_norm, people_norm, frozen_prior]",
         "feature_type, feature_id, recommended_movie_id",

@@ -30,12 +30,6 @@ movie_genres as (
 
 ),
 
-genres as (
-
-    select * from {{ ref('dim_genres') }}
-
-),
-
 movie_keywords as (
 
     select * from {{ ref('bridge_movie_keywords') }}
@@ -66,16 +60,16 @@ catalog as (
 
 features as (
 
+    -- the genre's name from the movie's own details, like every other feature name, so
+    -- a movie's rows change only when the movie is loaded again
     select
-        movie_genres.movie_id,
+        movie_id,
         'genre' as feature_type,
-        movie_genres.genre_id as feature_id,
-        genres.genre_name as feature_name
+        genre_id as feature_id,
+        genre_name as feature_name
 
     from movie_genres
-    inner join genres
-        on movie_genres.genre_id = genres.genre_id
-    where movie_genres.movie_id in (select catalog.movie_id from catalog)
+    where movie_id in (select catalog.movie_id from catalog)
 
     union all
 

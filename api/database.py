@@ -10,6 +10,7 @@ embedded warehouse), it connects with DATABASE_URL, usually a superuser, and onl
 from __future__ import annotations
 
 import contextlib
+import select
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -43,6 +44,21 @@ async def use_api_role(conn: AsyncConnection) -> None:
             f"{conn.info.user} cannot take the role {API_ROLE}; "
             f"run `grant {API_ROLE} to {conn.info.user}` or fix MOVIEMETRIC_API_DATABASE_URL"
         ) from exc
+
+
+async def check_idle_connection(conn: AsyncConnection) -> None:
+    """The pool's check before it hands a connection out, without a round trip to the
+    server (``AsyncConnectionPool.check_connection`` sends an empty query: a second round
+    trip for every request). An idle pooled connection has nothing to read: the API's
+    connections listen to nothing, so a readable socket means the server closed the
+    connection or sent a FATAL error (a restart, ``pg_terminate_backend``, an idle
+    timeout). It is closed, so the pool drops it and takes or opens another."""
+    if conn.broken or conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        await conn.close()  # so the pool discards it instead of keeping it
+        raise psycopg.OperationalError("the server closed this idle connection")
 
 
 class WarehousePool(AsyncConnectionPool):
@@ -107,7 +123,7 @@ def create_pool(conninfo: str) -> WarehousePool:
         open=False,
         kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
         configure=use_api_role,
-        check=AsyncConnectionPool.check_connection,
+        check=check_idle_connection,
         timeout=POOL_TIMEOUT_SECONDS,
         reconnect_timeout=RECONNECT_TIMEOUT_SECONDS,
         name="moviemetric-api",

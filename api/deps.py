@@ -18,7 +18,7 @@ from api.versions import DataVersionTracker
 from moviemetric.config import Settings
 
 
-def get_pool(request: Request) -> AsyncConnectionPool:
+async def get_pool(request: Request) -> AsyncConnectionPool:
     return request.app.state.pool
 
 
@@ -28,23 +28,23 @@ async def get_db(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-def get_cache(request: Request) -> ResponseCache:
+async def get_cache(request: Request) -> ResponseCache:
     return request.app.state.cache
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_runs(request: Request) -> RunsSummary:
+async def get_runs(request: Request) -> RunsSummary:
     return request.app.state.runs
 
 
-def get_versions(request: Request) -> DataVersionTracker:
+async def get_versions(request: Request) -> DataVersionTracker:
     return request.app.state.versions
 
 
-def require_published(request: Request) -> None:
+async def require_published(request: Request) -> None:
     """Answer 503 at once while the warehouse has nothing published (``api.versions``),
     instead of waiting for a pool connection that the API role cannot have or use."""
     unpublished = request.app.state.versions.unpublished

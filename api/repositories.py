@@ -186,20 +186,23 @@ async def list_movies(
     return _items(rows, "id", "total", "position"), total
 
 
+# composed once: the statement of GET /movies/{id}, the API's most frequent uncached read
+MOVIE_QUERY = sql.SQL(
+    "select {summary}, movie.overview, movie.original_language, movie.status, "
+    "movie.imdb_id, coalesce(movie.genre_ids, '{{}}') as genre_ids, "
+    "coalesce(movie.keywords, '{{}}') as keywords, movie.runtime, movie.budget, "
+    "movie.revenue, trend.trend_date, trend.rank as trend_rank, trend.score as trend_score "
+    "from {movies} as movie "
+    "left join {trending} as trend on trend.movie_id = movie.movie_id "
+    "and trend.trend_date = (select max(trend_date) from {trending}) "
+    "where movie.movie_id = %(movie_id)s"
+).format(summary=_movie_summary(), movies=MOVIE_CATALOG, trending=MOVIE_TRENDING_DAILY)
+
+
 async def get_movie(conn: AsyncConnection, movie_id: int) -> dict | None:
     """One movie (the summary fields, then genres ids, keywords, runtime, budget, revenue)
     and its place in the latest trending list, or None when it is not in the catalog."""
-    query = sql.SQL(
-        "select {summary}, movie.overview, movie.original_language, movie.status, "
-        "movie.imdb_id, coalesce(movie.genre_ids, '{{}}') as genre_ids, "
-        "coalesce(movie.keywords, '{{}}') as keywords, movie.runtime, movie.budget, "
-        "movie.revenue, trend.trend_date, trend.rank as trend_rank, trend.score as trend_score "
-        "from {movies} as movie "
-        "left join {trending} as trend on trend.movie_id = movie.movie_id "
-        "and trend.trend_date = (select max(trend_date) from {trending}) "
-        "where movie.movie_id = %(movie_id)s"
-    ).format(summary=_movie_summary(), movies=MOVIE_CATALOG, trending=MOVIE_TRENDING_DAILY)
-    row = await _one(conn, query, {"movie_id": movie_id})
+    row = await _one(conn, MOVIE_QUERY, {"movie_id": movie_id})
     if row is None:
         return None
     trend_date, rank, score = row.pop("trend_date"), row.pop("trend_rank"), row.pop("trend_score")

@@ -1,18 +1,24 @@
-"""Benchmark: the API's cached responses against a bare ASGI app serving the same bytes.
+"""Benchmark: the API's cached and uncached responses against bare ASGI apps.
 
 In one run, each server under uvicorn (uvloop + httptools, one worker, no access log)
 in its own process:
-  (a) the MovieMetric API serving a cached endpoint (/movies/trending?limit=20);
+  (a) the MovieMetric API (``api_app``: ``create_app`` with the environment's settings)
+      serving a cached endpoint (/movies/trending?limit=20);
   (b) the same API on /movies/{id} with a unique query per request, so every request
       misses the cache and reads PostgreSQL (routing, validation, SQL, serialization);
-  (c) a bare ASGI app that returns the bytes and headers of (a): the ceiling.
+  (c) a bare ASGI app that returns the bytes and headers of (a): the ceiling;
+  (d) a bare ASGI app that answers /movies/{id} by running the API's SQL for a movie
+      (``api.repositories.get_movie``) on the API's pool (``api.database.create_pool``:
+      the same driver, pool size, role and check) and returning the row as JSON: the
+      ceiling of (b).
 The load generator is this process: asyncio (uvloop) over raw keep-alive sockets,
 ``--connections`` clients for ``--seconds`` after a warm-up, in ``--rounds`` rounds that
 alternate the cases (the median round is reported; the ratio is the median of the
 rounds' ratios, so load from elsewhere on the machine cancels out). On 2 cores the server
 and the generator each get about one.
 
-Reported: requests/s, p50 and p99 latency, and the ratio cached/bare (target >= 0.5).
+Reported: requests/s, p50 and p99 latency, the ratio cached/bare (target >= 0.5) and
+the ratio uncached/bare SQL (target >= 0.7).
 Results go to bench/results/api_load.json; bench/README.md ("API") records them.
 
 The warehouse: ``--database-url`` names one with a published dataset (``moviemetric
@@ -51,6 +57,7 @@ SANDBOX_DAYS = 3
 CACHED = "api, cached hit"
 UNCACHED = "api, uncached /movies/{id}"
 BARE = "bare ASGI app, same bytes"
+BARE_SQL = "bare ASGI app, same SQL and pool"
 
 
 # --- (c) the ceiling: a bare ASGI app returning fixed bytes --------------------------
@@ -75,6 +82,51 @@ async def bare_app(scope, receive, send) -> None:
 
 
 BARE_RESPONSE = _bare_response() if "MOVIEMETRIC_BENCH_BODY" in os.environ else (b"", [])
+
+
+# --- (a), (b): the MovieMetric API, configured from the environment as `serve` is ----
+
+
+def api_app():
+    """The API as ``moviemetric serve`` builds it, for ``uvicorn --factory``."""
+    from api.main import create_app
+    from moviemetric.config import Settings
+
+    return create_app(Settings())
+
+
+# --- (d) the ceiling of an uncached read: the API's SQL on the API's pool -----------------
+
+
+async def bare_sql_app(scope, receive, send) -> None:
+    """Answers GET /movies/{id} with the row of ``repositories.get_movie`` as JSON."""
+    from api import repositories
+    from api.database import create_pool
+
+    if scope["type"] == "lifespan":
+        pool = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                pool = create_pool(os.environ["DATABASE_URL"])
+                await pool.open(wait=True)
+                BARE_SQL_POOL.append(pool)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if pool is not None:
+                    await pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    movie_id = int(scope["path"].rsplit("/", 1)[-1])
+    async with BARE_SQL_POOL[0].connection() as conn:
+        row = await repositories.get_movie(conn, movie_id)
+    body = json.dumps(row, default=str).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200 if row else 404, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+BARE_SQL_POOL: list = []
 
 
 # --- the load generator --------------------------------------------------------------
@@ -211,7 +263,7 @@ def main() -> None:
             movie_ids = [
                 row[0] for row in conn.execute("select movie_id from artifacts.search_documents")
             ]
-        with uvicorn_process("api.main:create_app", env, factory=True) as api_port:
+        with uvicorn_process("bench.api_load:api_app", env, factory=True) as api_port:
             cached = _warm_cache(api_port)
             body_file = RESULTS_DIR / "api_load_body.tmp"
             RESULTS_DIR.mkdir(exist_ok=True)
@@ -225,15 +277,24 @@ def main() -> None:
                 "MOVIEMETRIC_BENCH_BODY": str(body_file),
                 "MOVIEMETRIC_BENCH_HEADERS": json.dumps(bare_headers),
             }
-            with uvicorn_process("bench.api_load:bare_app", bare_env) as bare_port:
+            with (
+                uvicorn_process("bench.api_load:bare_app", bare_env) as bare_port,
+                uvicorn_process("bench.api_load:bare_sql_app", env) as bare_sql_port,
+            ):
                 body_file.unlink()
                 unique = (
+                    f"/movies/{movie_id}?bench={n}"
+                    for n, movie_id in enumerate(itertools.cycle(movie_ids))
+                )
+                # the same movie ids in the same order for the API and its SQL reference
+                unique_bare = (
                     f"/movies/{movie_id}?bench={n}"
                     for n, movie_id in enumerate(itertools.cycle(movie_ids))
                 )
                 cases = {
                     BARE: (bare_port, itertools.repeat("/")),
                     CACHED: (api_port, itertools.repeat(CACHED_PATH)),
+                    BARE_SQL: (bare_sql_port, unique_bare),
                     UNCACHED: (api_port, unique),
                 }
                 # Rounds alternate the cases, so load from elsewhere on the machine
@@ -253,6 +314,11 @@ def main() -> None:
         for hit, bare in zip(rounds[CACHED], rounds[BARE], strict=True)
     )
     ratio = statistics.median(ratios)
+    sql_ratios = sorted(
+        api.requests_per_second / bare.requests_per_second
+        for api, bare in zip(rounds[UNCACHED], rounds[BARE_SQL], strict=True)
+    )
+    sql_ratio = statistics.median(sql_ratios)
     print(f"\n{'case':32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for result in results:
         print(
@@ -264,6 +330,10 @@ def main() -> None:
         f"range {ratios[0]:.2f}-{ratios[-1]:.2f}; target >= 0.5), "
         f"{args.connections} connections"
     )
+    print(
+        f"uncached / bare SQL = {sql_ratio:.2f} (median of {len(sql_ratios)} rounds, "
+        f"range {sql_ratios[0]:.2f}-{sql_ratios[-1]:.2f}; target >= 0.7)"
+    )
     summary = {
         "connections": args.connections,
         "seconds_per_round": args.seconds,
@@ -271,6 +341,8 @@ def main() -> None:
         "cached_body_bytes": len(cached.content),
         "cached_over_bare": round(ratio, 3),
         "cached_over_bare_per_round": [round(value, 3) for value in ratios],
+        "uncached_over_bare_sql": round(sql_ratio, 3),
+        "uncached_over_bare_sql_per_round": [round(value, 3) for value in sql_ratios],
         "results": [asdict(result) for result in results],
     }
     (RESULTS_DIR / "api_load.json").write_text(json.dumps(summary, indent=2) + "\n")

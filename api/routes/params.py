@@ -62,7 +62,7 @@ UNAVAILABLE_RESPONSES: dict[int | str, dict] = {
 }
 
 
-def single_valued_query(request: Request) -> None:
+async def single_valued_query(request: Request) -> None:
     """Every query parameter of this API takes one value, and FastAPI would silently use
     the last of several (``genre=Drama&genre=Horror`` would list horror movies): a
     repeated one is a 422 naming it. Applied to every route by ``create_app``."""

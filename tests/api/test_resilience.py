@@ -20,6 +20,7 @@ import pytest
 import redis
 from psycopg import sql
 
+from api.database import check_idle_connection
 from api.main import create_app
 from moviemetric.config import Settings
 from tests.api.conftest import eventually, running
@@ -254,3 +255,56 @@ async def test_warehouse_outage_is_503_then_recovers_without_restart(published_u
         back = await client.get("/movies", params={"limit": 8})
         assert back.status_code == 200
         assert len(back.json()["items"]) == 8
+
+
+def _terminate_backends(database: str) -> int:
+    """Ends every connection to ``database`` (the server stays up); how many it ended."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        (ended,) = admin.execute(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+            "where datname = %s and pid <> pg_backend_pid()",
+            (database,),
+        ).fetchone()
+    return ended
+
+
+async def test_the_pool_check_costs_no_round_trip_and_drops_a_closed_connection(
+    published_url, tmp_path
+):
+    """The check before a pooled connection is handed out sends nothing to the server
+    (libpq's protocol trace stays empty), and fails once the server closed the connection."""
+    async with await psycopg.AsyncConnection.connect(published_url, autocommit=True) as conn:
+        await conn.execute("select 1")
+        trace = tmp_path / "libpq.trace"
+        with trace.open("w") as sink:
+            conn.pgconn.trace(sink.fileno())
+            await check_idle_connection(conn)
+            conn.pgconn.untrace()
+        assert trace.read_text() == ""
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute("select pg_terminate_backend(%s)", (conn.info.backend_pid,))
+
+        async def refused() -> bool:
+            """the check fails on the closed connection"""
+            try:
+                await check_idle_connection(conn)
+            except psycopg.OperationalError:
+                return True
+            return False
+
+        await eventually(refused, timeout=10, interval=0.05)
+
+
+async def test_connections_the_server_closed_are_replaced_without_an_error(published_url):
+    """Every pooled connection ended by the server (a restart, an idle timeout): the next
+    requests are served on new connections, not answered 503."""
+    database = urlparse(published_url).path.lstrip("/")
+    async with running(create_app(Settings(database_url=published_url))) as client:
+        for limit in (3, 4, 5):
+            assert (await client.get("/movies", params={"limit": limit})).status_code == 200
+        assert _terminate_backends(database) >= 1
+        await anyio.sleep(0.2)  # the FATAL message reaches the pooled sockets
+        for limit in (6, 7, 8):
+            response = await client.get("/movies", params={"limit": limit})
+            assert response.status_code == 200, response.text
+            assert len(response.json()["items"]) == limit

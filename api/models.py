@@ -29,7 +29,12 @@ class MoviesPublic(BaseModel):
     items: list[MovieSummaryPublic]
     total: int = Field(description="Movies matching the filters, ignoring limit and offset.")
     limit: int
-    offset: int
+    offset: int = Field(description="The offset asked for (0 when paging by cursor).")
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` (with the same filters and sort) for the next page, "
+        "found as fast at any depth; null on the last page.",
+    )
 
 
 class SearchFacetsPublic(BaseModel):

@@ -146,6 +146,9 @@ async def list_known_genres(conn: AsyncConnection) -> list[dict]:
     return await _all(conn, query, {})
 
 
+MovieSortValue = float | int | str | dt.date | None
+
+
 async def list_movies(
     conn: AsyncConnection,
     *,
@@ -155,10 +158,14 @@ async def list_movies(
     sort: str,
     limit: int,
     offset: int,
-) -> tuple[list[dict], int]:
-    """One page of catalog movies and the number matching the filters (also past the end)."""
+    after: tuple[MovieSortValue, int] | None = None,
+) -> tuple[list[dict], int, bool]:
+    """One page of catalog movies, the number matching the filters (also past the end),
+    and whether more follow. ``after`` is (sort value, movie_id) of the last movie of the
+    previous page (keyset pagination): the page starts right after it, found by the
+    sort's index however deep it is, and ``offset`` is not used."""
     conditions: list[sql.Composable] = []
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    params: dict[str, Any] = {"limit": limit, "fetch": limit + 1, "offset": offset}
     if genre_id is not None:
         conditions.append(sql.SQL("movie.genre_ids @> array[%(genre_id)s::bigint]"))
         params["genre_id"] = genre_id
@@ -169,21 +176,62 @@ async def list_movies(
         conditions.append(sql.SQL("movie.vote_average >= %(min_rating)s"))
         params["min_rating"] = min_rating
     where = sql.SQL("where ") + sql.SQL(" and ").join(conditions) if conditions else sql.SQL("")
+    order = MOVIE_SORTS[sort]
+    if after is None:
+        # one row more than the page: whether another page follows
+        page = sql.SQL(
+            "select {columns}, row_number() over (order by {order}) as position "
+            "from filtered as movie order by {order} limit %(fetch)s offset %(offset)s"
+        ).format(columns=_movie_summary(), order=order)
+    else:
+        params["after_value"], params["after_id"] = after
+        page = sql.SQL(
+            "select {columns}, row_number() over (order by {order}) as position "
+            "from ({branches}) as movie order by {order} limit %(fetch)s"
+        ).format(columns=_movie_summary(), order=order, branches=_keyset_branches(sort, after))
     # Not materialized: the count and the page each plan on the table itself (indexes,
     # top-N sort) instead of sharing a full copy of every filtered row.
     query = sql.SQL(
         "with filtered as not materialized (select * from {table} as movie {where}), "
         "counted as (select count(*) as total from filtered) "
         "select counted.total, page.* from counted "
-        "left join lateral ("
-        "select {columns}, row_number() over (order by {order}) as position "
-        "from filtered as movie order by {order} limit %(limit)s offset %(offset)s"
-        ") as page on true "
+        "left join lateral ({page}) as page on true "
         "order by page.position"
-    ).format(table=MOVIE_CATALOG, where=where, columns=_movie_summary(), order=MOVIE_SORTS[sort])
+    ).format(table=MOVIE_CATALOG, where=where, page=page)
     rows = await _all(conn, query, params)
     total = rows[0]["total"]
-    return _items(rows, "id", "total", "position"), total
+    items = _items(rows, "id", "total", "position")
+    return items[:limit], total, len(items) > limit
+
+
+def _keyset_branches(sort: str, after: tuple[MovieSortValue, int]) -> sql.Composed:
+    """The movies after ``after`` in the order of ``sort`` (nulls last, then movie_id), as
+    at most two index range scans of ``limit + 1`` rows each: the non-null values past the
+    last one (a range the sort's index starts at), then the nulls. An OR of the two in
+    one scan would make PostgreSQL read the index from its start: as slow as an offset."""
+    column = sql.Identifier("movie", MOVIE_SORT_COLUMNS[sort.lstrip("-")])
+    order = MOVIE_SORTS[sort]
+    nulls = sql.SQL(
+        "(select * from filtered as movie where {column} is null{tie} order by {order} "
+        "limit %(fetch)s)"
+    )
+    if after[0] is None:  # the last movie had no value: only nulls follow, by movie_id
+        return nulls.format(
+            column=column, order=order, tie=sql.SQL(" and movie.movie_id > %(after_id)s")
+        )
+    past = sql.SQL("<=" if sort.startswith("-") else ">=")
+    beyond = sql.SQL("<" if sort.startswith("-") else ">")
+    return sql.SQL(
+        "(select * from filtered as movie where {column} {past} %(after_value)s "
+        "and ({column} {beyond} %(after_value)s or movie.movie_id > %(after_id)s) "
+        "order by {order} limit %(fetch)s) union all {nulls}"
+    ).format(
+        column=column,
+        past=past,
+        beyond=beyond,
+        order=order,
+        nulls=nulls.format(column=column, order=order, tie=sql.SQL("")),
+    )
 
 
 # composed once: the statement of GET /movies/{id}, the API's most frequent uncached read

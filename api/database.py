@@ -55,7 +55,13 @@ async def check_idle_connection(conn: AsyncConnection) -> None:
     timeout). It is closed, so the pool drops it and takes or opens another."""
     if conn.broken or conn.closed:
         raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    try:
+        poller = select.poll()  # poll, not select: a busy process has fds past 1024
+        poller.register(conn.fileno(), select.POLLIN)
+        readable = bool(poller.poll(0))
+    except Exception:
+        await conn.close()  # a connection the check cannot judge is not handed out
+        raise
     if readable:
         await conn.close()  # so the pool discards it instead of keeping it
         raise psycopg.OperationalError("the server closed this idle connection")

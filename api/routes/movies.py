@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
@@ -35,7 +36,7 @@ router = APIRouter(
 
 # A cursor is the sort and the last movie's (sort value, id), as base64url JSON: opaque to
 # clients, checked on the way back in (a long title makes a long one).
-MAX_CURSOR_LENGTH = 2000
+MAX_CURSOR_LENGTH = 8000
 
 MovieId = Annotated[int, Path(ge=1, le=2**63 - 1, description="TMDB movie id.")]
 
@@ -121,14 +122,22 @@ def _decode_cursor(cursor: str, sort: str, offset: int) -> tuple[object, int]:
     try:
         if not isinstance(movie_id, int) or isinstance(movie_id, bool):
             raise ValueError
-        if not 0 <= movie_id < 2**63 or (isinstance(value, str) and "\x00" in value):
+        if not 0 <= movie_id < 2**63:
             raise ValueError
         if value is not None:
             if not isinstance(value, valid_types) or isinstance(value, bool):
                 raise ValueError
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError
+            if isinstance(value, str):
+                value.encode()  # a lone surrogate cannot be sent to PostgreSQL
+            if column == "vote_count" and not -(2**63) <= value < 2**63:
+                raise ValueError
+            if column in ("popularity", "vote_average") and not math.isfinite(float(value)):
+                raise ValueError
             if column == "release_date":
                 value = dt.date.fromisoformat(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise _cursor_error("not a cursor this API returned", cursor) from None
     return value, movie_id
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 
 import psycopg
@@ -152,6 +153,11 @@ async def test_list_movies_by_cursor_keeps_the_filters(client, warehouse):
     assert len(ids) > 7
 
 
+def _cursor(text: str) -> str:
+    """A cursor as the API encodes one, around any JSON text."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
 async def test_list_movies_cursor_errors_name_the_cursor(client):
     first = (await client.get("/movies", params={"sort": "votes", "limit": 5})).json()
     cursor = first["next_cursor"]
@@ -161,6 +167,15 @@ async def test_list_movies_cursor_errors_name_the_cursor(client):
         "made for another sort": {"sort": "-votes", "cursor": cursor},
         "not base64 JSON": {"sort": "votes", "cursor": "not-a-cursor"},
         "a wrong value type": {"sort": "votes", "cursor": "WyJ2b3RlcyIsIngiLDFd"},
+        # values PostgreSQL or the driver would refuse: a 422, never a 500
+        "a float out of range": {
+            "sort": "popularity",
+            "cursor": _cursor(f'["popularity",{"9" * 400},1]'),
+        },
+        "a NaN": {"sort": "rating", "cursor": _cursor('["rating",NaN,1]')},
+        "a count past bigint": {"sort": "votes", "cursor": _cursor(f'["votes",{2**64},1]')},
+        "a lone surrogate": {"sort": "title", "cursor": _cursor('["title","\\ud800",1]')},
+        "an id past bigint": {"sort": "votes", "cursor": _cursor(f'["votes",1,{2**63}]')},
     }
     for case, params in cases.items():
         response = await client.get("/movies", params=params)

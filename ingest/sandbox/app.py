@@ -9,9 +9,11 @@ serialise with orjson. Bodies and status codes follow the real API
 from __future__ import annotations
 
 import asyncio
+import gzip
 import math
+import re
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from urllib.parse import parse_qsl
@@ -24,6 +26,13 @@ from ingest.sandbox.vocabulary import GENRES
 from moviemetric.errors import MovieMetricError
 
 API_PREFIX = "/3"
+# TMDB's file host: the daily ID exports, no API key (TMDB_EXPORTS_URL in docs/design.md;
+# the loader does not read them yet: issue 13)
+EXPORTS_PREFIX = "/p/exports"
+EXPORT_NAME = re.compile(r"movie_ids_(\d{2})_(\d{2})_(\d{4})\.json\.gz")
+EXPORT_KEPT_DAYS = 90  # TMDB keeps about three months of exports
+EXPORT_CACHE_DAYS = 3
+ROUTE_EXPORTS = "/p/exports/movie_ids_{MM_DD_YYYY}.json.gz"
 PAGE_SIZE = 20
 CHANGES_PAGE_SIZE = 100
 MAX_PAGE = 500
@@ -142,6 +151,7 @@ class SandboxApp:
         self.request_counts: Counter[str] = Counter()
         self.faults = FaultInjector()
         self._date_header: tuple[int, int, bytes] = (0, 0, b"")
+        self._exports: OrderedDict[int, bytes] = OrderedDict()
 
     @property
     def day(self) -> int:
@@ -199,6 +209,8 @@ class SandboxApp:
     def _respond(self, scope) -> tuple[int, bytes, list[tuple[bytes, bytes]], Decision]:
         """(status, body, extra headers, fault decision) for one request."""
         path = scope["path"]
+        if path.startswith(EXPORTS_PREFIX + "/"):
+            return self._export(path[len(EXPORTS_PREFIX) + 1 :])
         route, argument = self._route(path)
         if route is None:
             return 404, orjson.dumps(NOT_FOUND), [], Decision()
@@ -230,6 +242,31 @@ class SandboxApp:
         except HttpError as error:
             return error.status, orjson.dumps(error.body), [], decision
         return 200, body, [], decision
+
+    def _export(self, name: str) -> tuple[int, bytes, list[tuple[bytes, bytes]], Decision]:
+        """A daily movie ID export (``movie_ids_MM_DD_YYYY.json.gz``): gzipped JSON lines
+        for a day up to the catalog date and not older than EXPORT_KEPT_DAYS; a 404 for
+        any other name or day, as the file host answers."""
+        missing = 404, b"Not Found", [(b"content-type", b"text/plain")], Decision()
+        match = EXPORT_NAME.fullmatch(name)
+        if match is None:
+            return missing
+        month, day_of_month, year = (int(part) for part in match.groups())
+        try:
+            day = day_of(date(year, month, day_of_month))
+        except ValueError:
+            return missing
+        if not self.day - EXPORT_KEPT_DAYS <= day <= self.day:
+            return missing
+        self.request_counts[ROUTE_EXPORTS] += 1
+        body = self._exports.get(day)
+        if body is None:
+            lines = self.catalog.id_export_lines(date_of(day))
+            body = gzip.compress(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+            self._exports[day] = body
+            while len(self._exports) > EXPORT_CACHE_DAYS:
+                self._exports.popitem(last=False)
+        return 200, body, [(b"content-type", b"application/gzip")], Decision()
 
     @staticmethod
     def _route(path: str) -> tuple[str | None, str]:

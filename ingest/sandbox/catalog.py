@@ -853,6 +853,23 @@ class Catalog:
         state = self.day_state(day_of(day_date))
         return [self.details(index, state, ("keywords", "credits")) for index in range(state.count)]
 
+    def id_export_lines(self, day_date: date) -> list[dict]:
+        """TMDB's daily movie ID export for ``day_date``: a line per movie visible that day,
+        adult and undated ones too, with its adult flag, id, original title, the day's
+        popularity and its video flag, by id."""
+        state = self.day_state(day_of(day_date))
+        columns = self._ensure_days(state.day)
+        return [
+            {
+                "adult": bool(columns.adult[index]),
+                "id": int(columns.ids[index]),
+                "original_title": self.titles(index)[1],
+                "popularity": round(float(state.popularity[index]), 3),
+                "video": bool(columns.video[index]),
+            }
+            for index in range(state.count)
+        ]
+
     def movie_ids(self, day_date: date) -> set[int]:
         day = day_of(day_date)
         columns = self._ensure_days(day)

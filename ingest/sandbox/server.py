@@ -13,7 +13,7 @@ from datetime import date
 
 import uvicorn
 
-from ingest.sandbox.app import API_PREFIX, SandboxApp
+from ingest.sandbox.app import API_PREFIX, EXPORTS_PREFIX, SandboxApp
 from ingest.sandbox.catalog import Catalog, date_of, day_of
 from ingest.sandbox.faults import Faults
 from moviemetric.errors import MovieMetricError
@@ -166,6 +166,11 @@ class Sandbox:
         return f"http://{host}:{self._bound_port}{API_PREFIX}"
 
     @property
+    def exports_url(self) -> str:
+        """Where the daily ID exports are, as TMDB's file host serves them (no API key)."""
+        return self.base_url.removesuffix(API_PREFIX) + EXPORTS_PREFIX
+
+    @property
     def api_key(self) -> str:
         return self._app.api_key
 
@@ -239,6 +244,7 @@ def serve(
             f"  TMDB_BASE_URL={running.base_url}",
             f"  TMDB_API_KEY={running.api_key}    "
             f"(or Authorization: Bearer {running.access_token})",
+            f"  daily ID export: {running.exports_url}/movie_ids_MM_DD_YYYY.json.gz",
         ]
         if running.faults.enabled:
             lines.append(f"  Faults: {running.faults.spec()}")

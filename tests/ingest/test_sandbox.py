@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import date
 from pathlib import Path
@@ -354,3 +355,40 @@ def test_request_counts_are_keyed_by_route_template(sandbox, client):
     }
     sandbox.reset_counts()
     assert sum(sandbox.request_counts.values()) == 0
+
+
+def _export(sandbox, day: date) -> httpx.Response:
+    # TMDB's file host needs no API key
+    return httpx.get(f"{sandbox.exports_url}/movie_ids_{day:%m_%d_%Y}.json.gz")
+
+
+def test_the_daily_id_export_lists_every_movie_of_the_day(sandbox, client):
+    """Gzipped JSON lines, one per movie visible that day: undated and adult ones too,
+    which /discover/movie cannot list; popularity is the day's, as discover gives it."""
+    response = _export(sandbox, CATALOG_DATE)
+    assert response.status_code == 200
+    lines = [json.loads(line) for line in gzip.decompress(response.content).splitlines()]
+    assert {line["id"] for line in lines} == sandbox.catalog.movie_ids(CATALOG_DATE)
+    assert len(lines) == len(sandbox.catalog.movie_ids(CATALOG_DATE))
+    assert all(
+        set(line) == {"adult", "id", "original_title", "popularity", "video"} for line in lines
+    )
+    undated = sandbox.catalog.movie_ids(CATALOG_DATE) - sandbox.catalog.dated_movie_ids(
+        CATALOG_DATE
+    )
+    assert undated, "the catalog has undated movies"
+    assert any(line["adult"] for line in lines)
+    first = client.get("/discover/movie", params={"sort_by": "popularity.desc"}).json()
+    by_id = {line["id"]: line for line in lines}
+    for item in first["results"]:
+        assert by_id[item["id"]]["popularity"] == item["popularity"]
+        assert by_id[item["id"]]["original_title"] == item["original_title"]
+
+
+def test_the_daily_id_export_exists_only_for_past_days_it_keeps(sandbox):
+    yesterday = _export(sandbox, date.fromordinal(CATALOG_DATE.toordinal() - 1))
+    assert yesterday.status_code == 200
+    assert _export(sandbox, date.fromordinal(CATALOG_DATE.toordinal() + 1)).status_code == 404
+    assert _export(sandbox, date.fromordinal(CATALOG_DATE.toordinal() - 91)).status_code == 404
+    for name in ("movie_ids_13_01_2026.json.gz", "person_ids_01_15_2026.json.gz", "x"):
+        assert httpx.get(f"{sandbox.exports_url}/{name}").status_code == 404

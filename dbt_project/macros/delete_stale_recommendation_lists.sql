@@ -15,14 +15,17 @@
         {%- set record = adapter.get_relation(
             database=lists.database, schema=lists.schema, identifier=scored_content_identifier(lists)
         ) -%}
+        {% if record is not none %}
+            with changed_movies as (
+                select changed.movie_id from {{ changed_since_record(content, record) }}
+            )
+        {% endif %}
         delete from {{ lists }} as lists
         where
             {% if record is not none %}
                 (
-                    lists.movie_id in (select changed.movie_id from {{ changed_since_record(content, record) }})
-                    or lists.recommended_movie_id in (
-                        select changed.movie_id from {{ changed_since_record(content, record) }}
-                    )
+                    lists.movie_id in (select movie_id from changed_movies)
+                    or lists.recommended_movie_id in (select movie_id from changed_movies)
                 )
                 and
             {% endif %}

@@ -223,11 +223,8 @@ def _set_connections_allowed(database: str, allowed: bool) -> None:
                 sql.Identifier(database), sql.SQL("true" if allowed else "false")
             )
         )
-        if not allowed:
-            admin.execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s",
-                (database,),
-            )
+    if not allowed:
+        _terminate_backends(database)
 
 
 async def test_warehouse_outage_is_503_then_recovers_without_restart(published_url, monkeypatch):

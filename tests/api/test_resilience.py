@@ -255,10 +255,11 @@ async def test_warehouse_outage_is_503_then_recovers_without_restart(published_u
 
 
 def _terminate_backends(database: str) -> int:
-    """Ends every connection to ``database`` (the server stays up); how many it ended."""
+    """Ends every connection to ``database`` (the server stays up), waiting up to 5 s for
+    each backend to exit, so its closing message is on the way; how many it ended."""
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         (ended,) = admin.execute(
-            "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+            "select count(pg_terminate_backend(pid, 5000)) from pg_stat_activity "
             "where datname = %s and pid <> pg_backend_pid()",
             (database,),
         ).fetchone()

@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 import psycopg
 from psycopg import sql
 
+from ingest.sandbox import DEFAULT_API_KEY, exports_url_of
+
 ADMIN_URL = os.environ.get(
     "MOVIEMETRIC_BENCH_DATABASE_URL",
     os.environ.get(
@@ -74,10 +76,12 @@ class ProcessRun:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0
 
 
 def run_measured(args: list[str], env: dict[str, str]) -> ProcessRun:
-    """Run a child to completion: wall time and its own peak memory (os.wait4 rusage)."""
+    """Run a child to completion: wall time, its own peak memory and CPU time (os.wait4
+    rusage)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=err, text=True)
@@ -89,10 +93,20 @@ def run_measured(args: list[str], env: dict[str, str]) -> ProcessRun:
         return ProcessRun(
             seconds=seconds,
             peak_rss_mib=usage.ru_maxrss / 1024,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
             returncode=proc.returncode,
             stdout=out.read(),
             stderr=err.read(),
         )
+
+
+def sandbox_env(base_url: str) -> dict[str, str]:
+    """The variables that point ``moviemetric load`` at the sandbox at ``base_url``."""
+    return {
+        "TMDB_BASE_URL": base_url,
+        "TMDB_API_KEY": DEFAULT_API_KEY,
+        "TMDB_EXPORTS_URL": exports_url_of(base_url),
+    }
 
 
 @contextmanager

@@ -37,6 +37,7 @@ from bench._harness import (
     BIN,
     run_measured,
     run_sizes,
+    sandbox_env,
     sandbox_process,
     scratch_database,
 )
@@ -177,7 +178,7 @@ def bench_size(movies: int) -> dict:
             "TMDB_REQUESTS_PER_SECOND": "1000000",
         }
         with sandbox_process(movies, SEED, CATALOG_DATE) as base_url:
-            _command("load", {**env, "TMDB_BASE_URL": base_url})
+            _command("load", {**env, **sandbox_env(base_url)})
         reference = _raw_copy_seconds(url)
         full_build = _command("transform", env)
         full_nodes = _slowest_nodes(home)
@@ -189,7 +190,7 @@ def bench_size(movies: int) -> dict:
                 "select coalesce(max(_dlt_load_id), '') from raw_tmdb.movies"
             ).fetchone()
         with sandbox_process(movies, SEED, CATALOG_DATE + timedelta(days=1)) as base_url:
-            _command("load", {**env, "TMDB_BASE_URL": base_url})
+            _command("load", {**env, **sandbox_env(base_url)})
         with psycopg.connect(url) as conn:
             (changed,) = conn.execute(
                 "select count(*) from raw_tmdb.movies where _dlt_load_id > %s", (last_load,)

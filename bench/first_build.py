@@ -19,7 +19,7 @@ import os
 import statistics
 import tempfile
 
-from bench._harness import run_sizes, sandbox_process
+from bench._harness import run_sizes, sandbox_env, sandbox_process
 from bench.build import CATALOG_DATE, SEED, _command, _slowest_nodes
 from ingest.sandbox import DEFAULT_API_KEY
 
@@ -37,7 +37,7 @@ def bench_size(movies: int) -> dict:
             "TMDB_REQUESTS_PER_SECOND": "1000000",
         }
         with sandbox_process(movies, SEED, CATALOG_DATE) as base_url:
-            _command("load", {**env, "TMDB_BASE_URL": base_url})
+            _command("load", {**env, **sandbox_env(base_url)})
         first = _command("transform", env)
         first_nodes = _slowest_of_all(home)
         repeated = [_command("transform", env, "--full-refresh") for _ in range(2)]

@@ -2,13 +2,16 @@
 
 For each catalog size, in one run:
   1. the sandbox serves the catalog from its own process (as TMDB would);
-  2. reference: a plain thread-pool HTTP client fetches every dated movie's details
-     (/movie/{id}?append_to_response=keywords) with the loader's concurrency and
-     discards them: the ceiling that the source and HTTP allow;
-  3. `moviemetric load` (dlt: discover sweep + details + snapshots, normalize, load into
-     PostgreSQL) in a fresh database, in its own process (peak memory from wait4).
+  2. reference: a plain thread-pool HTTP client fetches the same details as the
+     loader (/movie/{id}?append_to_response=keywords,credits for every movie of the
+     day's ID export but the adult ones) with the loader's concurrency and discards
+     them: the ceiling that the source and HTTP allow;
+  3. `moviemetric load` (dlt: the ID export streamed, the top discover pages, every
+     movie's details, one snapshot each, normalize, load into PostgreSQL) in a fresh
+     database, in its own process (peak memory and CPU time from wait4).
 
-Reported: movies/s for both, their ratio, the loader's peak memory. Results are written
+Reported: movies/s for both, their ratio, CPU-seconds per 1,000 movies of each, the
+loader's peak memory, and the warehouse's size after the load. Results are written
 to bench/results/load.json; bench/README.md records them.
 
     python -m bench.load --movies 10000 100000
@@ -28,6 +31,7 @@ from bench._harness import (
     BIN,
     run_measured,
     run_sizes,
+    sandbox_env,
     sandbox_process,
     scratch_database,
 )
@@ -45,7 +49,7 @@ import requests
 from ingest.sandbox import Catalog
 
 base_url, api_key, movies, seed, day, workers = sys.argv[1:7]
-ids = sorted(Catalog(int(movies), int(seed)).dated_movie_ids(date.fromisoformat(day)))
+ids = sorted(Catalog(int(movies), int(seed)).catalog_ids(date.fromisoformat(day)))
 session = requests.Session()
 adapter = requests.adapters.HTTPAdapter(pool_connections=int(workers), pool_maxsize=int(workers))
 session.mount("http://", adapter)
@@ -53,16 +57,16 @@ session.mount("http://", adapter)
 def fetch(movie_id):
     response = session.get(
         f"{base_url}/movie/{movie_id}",
-        params={"api_key": api_key, "append_to_response": "keywords"},
+        params={"api_key": api_key, "append_to_response": "keywords,credits"},
         timeout=30,
     )
     response.raise_for_status()
     return len(response.content)
 
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 with ThreadPoolExecutor(int(workers)) as pool:
     total_bytes = sum(pool.map(fetch, ids))
-print(len(ids), time.perf_counter() - started, total_bytes)
+print(len(ids), time.perf_counter() - started, time.process_time() - cpu_started, total_bytes)
 """
 
 
@@ -84,14 +88,13 @@ def bench_size(movies: int) -> dict:
             text=True,
             check=True,
         )
-        fetched, fetch_seconds, _ = reference.stdout.split()
+        fetched, fetch_seconds, fetch_cpu, _ = reference.stdout.split()
         with scratch_database() as url, tempfile.TemporaryDirectory() as home:
             env = {
                 **os.environ,
                 "DATABASE_URL": url,
                 "MOVIEMETRIC_HOME": home,
-                "TMDB_BASE_URL": base_url,
-                "TMDB_API_KEY": DEFAULT_API_KEY,
+                **sandbox_env(base_url),
                 "TMDB_REQUESTS_PER_SECOND": "1000000",
                 "TMDB_CONCURRENCY": str(CONCURRENCY),
             }
@@ -100,6 +103,7 @@ def bench_size(movies: int) -> dict:
                 raise RuntimeError(f"moviemetric load failed: {load.stderr.strip()[-2000:]}")
             with psycopg.connect(url) as conn:
                 (loaded,) = conn.execute("select count(*) from raw_tmdb.movies").fetchone()
+                (disk,) = conn.execute("select pg_database_size(current_database())").fetchone()
     load_rate = loaded / load.seconds
     fetch_rate = int(fetched) / float(fetch_seconds)
     return {
@@ -108,22 +112,31 @@ def bench_size(movies: int) -> dict:
         "load_seconds": round(load.seconds, 1),
         "load_movies_per_s": round(load_rate, 1),
         "load_peak_rss_mib": round(load.peak_rss_mib),
+        "load_cpu_s_per_1000": round(load.cpu_seconds / loaded * 1000, 2),
         "reference_fetch_movies_per_s": round(fetch_rate, 1),
+        "reference_cpu_s_per_1000": round(float(fetch_cpu) / int(fetched) * 1000, 2),
         "ratio_load_to_fetch": round(load_rate / fetch_rate, 3),
+        "warehouse_mib": round(disk / 2**20),
     }
 
 
 def main() -> None:
     results = run_sizes(__doc__.splitlines()[0], "load", bench_size)
-    print("| movies | load movies/s | reference fetch movies/s | ratio | peak RSS MiB | load s |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| movies | load movies/s | reference fetch movies/s | ratio | load CPU s / 1k"
+        " | reference CPU s / 1k | peak RSS MiB | load s | warehouse MiB |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     columns = (
         "movies",
         "load_movies_per_s",
         "reference_fetch_movies_per_s",
         "ratio_load_to_fetch",
+        "load_cpu_s_per_1000",
+        "reference_cpu_s_per_1000",
         "load_peak_rss_mib",
         "load_seconds",
+        "warehouse_mib",
     )
     for row in results:
         print("| " + " | ".join(f"{row[column]:,}" for column in columns) + " |")

@@ -28,9 +28,11 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from psycopg import sql
 from pydantic import SecretStr
 
+from ingest.id_export import IdSet
 from ingest.tmdb import (
     MOVIES_TABLE,
     DetailSelection,
+    ExportUsed,
     LoadProgress,
     TmdbApi,
     TmdbEndpoint,
@@ -60,12 +62,14 @@ class LoadSummary:
     """What one ``moviemetric load`` did."""
 
     row_counts: dict[str, int]  # rows loaded per raw table
-    movies: int  # movies the discover sweep saw (one popularity snapshot each)
+    movies: int  # movies the ID export listed (one popularity snapshot each)
     details: int  # /movie/{id} responses loaded
     snapshots: int
     seconds: float
     backfill: bool
     source: str
+    source_date: date | None = None  # the source's day (its Date header)
+    export_date: date | None = None  # the day of the ID export read
 
     @property
     def movies_per_second(self) -> float:
@@ -73,11 +77,17 @@ class LoadSummary:
 
     def __str__(self) -> str:
         kind = "backfill" if self.backfill else "incremental"
-        return (
+        text = (
             f"Loaded {self.movies:,} movies from {self.source} ({kind}): "
             f"{self.details:,} details fetched, {self.snapshots:,} popularity snapshots "
             f"in {self.seconds:.1f}s ({self.movies_per_second:,.0f} movies/s)"
         )
+        if self.export_date is not None and self.export_date != self.source_date:
+            text += (
+                f"; the ID export of {self.source_date} is not out yet, so popularity "
+                f"is that of {self.export_date}'s export"
+            )
+        return text
 
 
 # The built-in sandbox is a local process, not TMDB: its loads are not throttled unless
@@ -115,6 +125,7 @@ def run_load(
             "snapshots": summary.snapshots,
             "backfill": summary.backfill,
             "source": summary.source,
+            "export_date": summary.export_date.isoformat() if summary.export_date else None,
         },
     )
 
@@ -130,6 +141,7 @@ def _load(warehouse: Warehouse, *, full_refresh: bool, sink: ProgressSink) -> Lo
             concurrency=settings.tmdb_concurrency,
         )
         source_date = api.source_date()  # fails fast on a bad key or a dead server
+        export_used = ExportUsed()
         url = warehouse.url
         # One load at a time per warehouse (they share the dlt working folder and state);
         # connecting also names a down warehouse before any work is done.
@@ -144,7 +156,15 @@ def _load(warehouse: Warehouse, *, full_refresh: bool, sink: ProgressSink) -> Lo
                 pipeline.sync_destination()
                 selection = _detail_selection(pipeline, conn, api, source_date, full_refresh)
                 # One extract: dlt fetches everything before anything is loaded.
-                source = tmdb_source(api, source_date, selection, progress=reporter)
+                source = tmdb_source(
+                    api,
+                    source_date,
+                    selection,
+                    progress=reporter,
+                    include_adult=settings.tmdb_include_adult,
+                    discover_pages=settings.tmdb_discover_pages,
+                    export_used=export_used,
+                )
                 pipeline.extract(source)
                 row_counts = pipeline.normalize().row_counts
                 reporter.start("load", None)
@@ -165,6 +185,8 @@ def _load(warehouse: Warehouse, *, full_refresh: bool, sink: ProgressSink) -> Lo
         seconds=time.perf_counter() - started,
         backfill=selection.backfill,
         source=source_name,
+        source_date=source_date,
+        export_date=export_used.day,
     )
 
 
@@ -185,17 +207,23 @@ def _detail_selection(
     )
 
 
-def _loaded_movie_ids(conn: psycopg.Connection) -> set[int]:
-    """The ids in raw_tmdb.movies (none when the table is missing)."""
+def _loaded_movie_ids(conn: psycopg.Connection) -> IdSet:
+    """The ids in raw_tmdb.movies (none when the table is missing), streamed with COPY
+    into a bitmap: the memory does not grow with the catalog."""
+    known = IdSet()
     (exists,) = conn.execute(
         "select to_regclass(%s) is not null", (f"{RAW_SCHEMA}.{MOVIES_TABLE}",)
     ).fetchone()
     if not exists:
-        return set()
-    rows = conn.execute(
-        sql.SQL("select id from {}").format(sql.Identifier(RAW_SCHEMA, MOVIES_TABLE))
+        return known
+    query = sql.SQL("copy (select id from {}) to stdout").format(
+        sql.Identifier(RAW_SCHEMA, MOVIES_TABLE)
     )
-    return {movie_id for (movie_id,) in rows}
+    with conn.cursor().copy(query) as copy:
+        copy.set_types(["int8"])
+        for (movie_id,) in copy.rows():
+            known.add(movie_id)
+    return known
 
 
 @contextmanager
@@ -206,6 +234,7 @@ def _tmdb_endpoint(settings: Settings, sink: ProgressSink) -> Iterator[tuple[Tmd
             base_url=settings.tmdb_base_url.rstrip("/"),
             api_key=_secret(settings.tmdb_api_key),
             access_token=_secret(settings.tmdb_access_token),
+            exports_url=settings.tmdb_exports_url.rstrip("/"),
         )
         yield endpoint, endpoint.base_url
         return
@@ -216,7 +245,10 @@ def _tmdb_endpoint(settings: Settings, sink: ProgressSink) -> Iterator[tuple[Tmd
         f"({settings.sandbox_movies:,} movies, seed {settings.sandbox_seed})."
     )
     with Sandbox(movies=settings.sandbox_movies, seed=settings.sandbox_seed) as sandbox:
-        yield TmdbEndpoint(base_url=sandbox.base_url, api_key=sandbox.api_key), "the TMDB sandbox"
+        endpoint = TmdbEndpoint(
+            base_url=sandbox.base_url, api_key=sandbox.api_key, exports_url=sandbox.exports_url
+        )
+        yield endpoint, "the TMDB sandbox"
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -344,7 +376,12 @@ def _user_error(exc: Exception, api: TmdbApi, url: str) -> MovieMetricError | No
     return None
 
 
-_PROGRESS_LABELS = {"discover": "discover", "details": "details", "load": "normalize + load"}
+_PROGRESS_LABELS = {
+    "discover": "discover (votes)",
+    "export": "ID export",
+    "details": "details",
+    "load": "normalize + load",
+}
 
 
 class _SinkProgress(LoadProgress):

@@ -4,13 +4,15 @@ One ``@dlt.source(name="tmdb")`` built from a declarative ``RESTAPIConfig`` (cli
 auth, paginator, resource defaults, the genres and movie-details endpoints) plus the
 Python the declarative form cannot say:
 
-- the discover sweep: ``/discover/movie`` answers at most 500 pages of 20, so the
-  release-date range is split in two until every window holds at most 10,000 movies;
-  every page becomes one popularity snapshot per movie, dated by the response's
-  ``Date`` header;
-- which movies get details (``DetailSelection``): all of them on a backfill,
-  afterwards the ids ``/movie/changes`` names since the last successful load plus ids
-  not in ``raw_tmdb.movies`` yet (read from the table, not kept in dlt's state);
+- the catalog: TMDB's daily movie ID export (``ingest.id_export``, streamed) lists
+  every movie of the day, undated ones included, with its popularity: every exported
+  id (adult ones only when asked) becomes that day's popularity snapshot, and its
+  votes come from the first ``/discover/movie`` pages by popularity when the movie is
+  among them (null otherwise: the details carry them);
+- which movies get details (``DetailSelection``): every exported id on a backfill,
+  afterwards the exported ids ``/movie/changes`` names since the last successful load
+  plus exported ids not in ``raw_tmdb.movies`` yet (read from the table, not kept in
+  dlt's state);
 - the trending list, ranked across pages;
 - a shared client-side rate limit (dlt only retries a 429 after it happened);
 - the retries of dlt's client, logged and bounded per request and per load
@@ -46,8 +48,10 @@ from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
 from dlt.sources.helpers.rest_client.redaction import sanitize_url
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
+from ingest.id_export import ExportEntry, IdExport, IdExportError, IdSet, export_file_name
 from ingest.ratelimit import RateLimitedAdapter, TokenBucket
 from ingest.retry import MalformedResponseError, RetryPolicy, RetrySettings, display_path
+from moviemetric.config import DEFAULT_TMDB_EXPORTS_URL
 from moviemetric.errors import MovieMetricError
 
 log = logging.getLogger(__name__)
@@ -55,9 +59,6 @@ log = logging.getLogger(__name__)
 # /discover/movie: 20 results a page, pages 1..500; page 501 is an error.
 DISCOVER_PAGE_SIZE = 20
 DISCOVER_MAX_PAGES = 500
-DISCOVER_MAX_RESULTS = DISCOVER_PAGE_SIZE * DISCOVER_MAX_PAGES
-DISCOVER_FIRST_DATE = date(1870, 1, 1)
-DISCOVER_YEARS_AHEAD = 3
 # /movie/changes accepts at most 14 days per request (start and end included).
 CHANGES_MAX_DAYS = 14
 # /trending/movie/day: the first pages are enough for the top 100.
@@ -180,6 +181,7 @@ class TmdbEndpoint:
     base_url: str
     api_key: str | None = None
     access_token: str | None = None
+    exports_url: str = DEFAULT_TMDB_EXPORTS_URL  # the daily ID exports (no credential)
 
     def auth(self) -> AuthConfigBase:
         if self.access_token:
@@ -194,8 +196,8 @@ class TmdbEndpoint:
 
 
 class _JsonCheckingAdapter(RateLimitedAdapter):
-    """Rate-limits every attempt, sends nothing once the load gave up, and turns a 2xx body
-    that is not JSON into a retryable error."""
+    """Rate-limits every attempt, sends nothing once the load gave up, turns a 2xx body
+    that is not JSON into a retryable error, and parses a body once (orjson)."""
 
     def __init__(self, bucket: TokenBucket, policy: RetryPolicy, **kwargs: Any) -> None:
         super().__init__(bucket, **kwargs)
@@ -206,13 +208,16 @@ class _JsonCheckingAdapter(RateLimitedAdapter):
         response = super().send(request, **kwargs)
         if response.ok and not kwargs.get("stream"):
             try:
-                orjson.loads(response.content)
+                body = orjson.loads(response.content)
             except orjson.JSONDecodeError as exc:
                 raise MalformedResponseError(
                     f"not valid JSON ({exc}) from {sanitize_url(response.url)}",
                     request=request,
                     response=response,
                 ) from exc
+            # dlt's client and paginator call response.json() up to three times a
+            # response, each a fresh parse with the standard library: hand them this one
+            response.json = lambda **_: body  # type: ignore[method-assign]
         return response
 
 
@@ -266,22 +271,6 @@ class LoadProgress:
 
     def add_to_total(self, task: str, amount: int) -> None:
         """``task`` has ``amount`` more steps than it had (it grows as the sweep goes)."""
-
-
-@dataclass(frozen=True)
-class DateWindow:
-    gte: date
-    lte: date
-
-    def params(self) -> dict[str, str]:
-        return {
-            "primary_release_date.gte": self.gte.isoformat(),
-            "primary_release_date.lte": self.lte.isoformat(),
-        }
-
-    def halves(self) -> tuple[DateWindow, DateWindow]:
-        middle = self.gte + timedelta(days=(self.lte - self.gte).days // 2)
-        return DateWindow(self.gte, middle), DateWindow(middle + timedelta(days=1), self.lte)
 
 
 class TmdbApi:
@@ -399,49 +388,58 @@ class TmdbApi:
         require_keys(response, response.json(), ("genres",))
         return response_date(response)
 
-    def discover_windows(self, whole: DateWindow) -> Iterator[tuple[DateWindow, int]]:
-        """Release-date windows of at most 10,000 movies each, oldest first, with their sizes."""
-        pending = [whole]
-        while pending:
-            window = pending.pop()
-            response = self.get_json("discover/movie", self.discover_params(window))
-            body = response.json()
-            require_keys(response, body, ("total_results", "total_pages", "results"))
-            total = int(body["total_results"])
-            if total > DISCOVER_MAX_RESULTS and window.gte < window.lte:
-                older, newer = window.halves()
-                pending.extend((newer, older))
+    def id_export(self, day: date) -> IdExport:
+        """The daily ID export of ``day``, or of the day before while ``day``'s is not out
+        yet (TMDB publishes it by about 08:00 UTC), opened as a stream."""
+        base = self.endpoint.exports_url.rstrip("/")
+        for export_day in (day, day - timedelta(days=1)):
+            url = f"{base}/{export_file_name(export_day)}"
+            try:
+                response = self.session.get(url, stream=True)
+            except requests.RequestException as exc:
+                raise IdExportError(
+                    f"cannot download the daily ID export {url} ({type(exc).__name__}); "
+                    "check TMDB_EXPORTS_URL and the network"
+                ) from exc
+            if response.status_code == 404:
+                response.close()
                 continue
-            if total > DISCOVER_MAX_RESULTS:
-                log.warning(
-                    "%s has %d movies released on that day; /discover/movie reaches only "
-                    "the first %d of them",
-                    window.gte.isoformat(),
-                    total,
-                    DISCOVER_MAX_RESULTS,
+            if response.status_code >= 400:
+                response.close()
+                raise IdExportError(
+                    f"the daily ID export {url} answered HTTP {response.status_code}"
                 )
-            if total:
-                yield window, total
+            if export_day != day:
+                log.warning(
+                    "the daily ID export of %s is not out yet: popularity snapshots are "
+                    "those of %s's export",
+                    day.isoformat(),
+                    export_day.isoformat(),
+                )
+            return IdExport(export_day, url, response)
+        raise IdExportError(
+            f"no daily ID export at {base} for {day.isoformat()} or the day before "
+            f"({export_file_name(day)} answered 404); check TMDB_EXPORTS_URL"
+        )
 
-    @staticmethod
-    def discover_params(window: DateWindow) -> dict[str, str]:
-        return {
-            "sort_by": "primary_release_date.asc",
-            "include_adult": "true",
-            "include_video": "true",
-            **window.params(),
-        }
-
-    def discover_pages(self, window: DateWindow) -> Iterator[tuple[date, list[dict[str, Any]]]]:
-        """Every page of one window: (source date of the response, result rows)."""
+    def top_votes(self, pages: int, *, include_adult: bool) -> dict[int, tuple[Any, Any]]:
+        """(vote_average, vote_count) by id of the first ``pages`` pages of the day's
+        ``/discover/movie`` by popularity: the daily votes of the most popular movies."""
+        votes: dict[int, tuple[Any, Any]] = {}
+        if pages <= 0:
+            return votes
+        params = {"sort_by": "popularity.desc", "include_adult": str(include_adult).lower()}
         for page in self.client.paginate(
-            "discover/movie", params=self.discover_params(window), data_selector=RESULTS_PATH
+            "discover/movie",
+            params=params,
+            paginator=self.page_paginator(maximum_page=min(pages, DISCOVER_MAX_PAGES) + 1),
+            data_selector=RESULTS_PATH,
         ):
-            body = page.response.json()
-            require_keys(page.response, body, ("results", "total_pages"))
+            require_keys(page.response, page.response.json(), ("results", "total_pages"))
             for row in page:
                 require_keys(page.response, row, DISCOVER_REQUIRED_FIELDS)
-            yield response_date(page.response), list(page)
+                votes.setdefault(int(row["id"]), (row["vote_average"], row["vote_count"]))
+        return votes
 
     def changed_ids(self, start: date, end: date) -> set[int]:
         """Ids ``/movie/changes`` names between ``start`` and ``end`` (both included)."""
@@ -567,46 +565,56 @@ def tmdb_error(exc: BaseException, endpoint: TmdbEndpoint) -> TmdbError | None:
 
 
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, then what caused it (``__cause__``, else ``__context__``), each once."""
+    """``exc``, then what caused it (``__cause__``, else a context not hidden by ``from
+    None``), each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        # ``raise ... from None`` hides the context, as Python's own traceback does
+        context = None if current.__suppress_context__ else current.__context__
+        current = current.__cause__ or context
+
+
+@dataclass
+class ExportUsed:
+    """The day of the ID export a load read (None until it is opened)."""
+
+    day: date | None = None
 
 
 class DetailSelection:
-    """Which of the catalog's ids get their ``/movie/{id}`` details fetched by one load.
+    """Which of the exported ids get their ``/movie/{id}`` details fetched by one load.
 
     Each id once: on a backfill every id (nothing is known), afterwards the ids not in
     ``raw_tmdb.movies`` yet (``known``) and those ``/movie/changes`` named since the
-    last successful load (``changed``). Only ids an id source offers are selected: the
-    catalog is what the sources reach, so changed ids outside it (deleted movies, or
-    movies without a release date) are not fetched, and the raw tables hold the same
-    movies as a backfill of the same day would. Not thread-safe: dlt calls the
-    ``movie_ids`` transformer from its main extract thread.
+    last successful load (``changed``). Only ids the export offers are selected: the
+    catalog is the export, so changed ids outside it (deleted movies, adult ones when
+    they are skipped) are not fetched, and the raw tables hold the same movies as a
+    backfill of the same day would. The ids are kept as bitmaps (``IdSet``), so memory
+    does not grow with the catalog. Not thread-safe: dlt calls the ``movie_ids``
+    transformer from its main extract thread.
     """
 
-    def __init__(self, known: Iterable[int] | None = None, changed: Iterable[int] = ()) -> None:
+    def __init__(self, known: IdSet | None = None, changed: Iterable[int] = ()) -> None:
         self.backfill = known is None  # without ``known`` every id is new
-        self._known = set(known or ())
-        self._changed = set(changed)
-        self._offered: set[int] = set()
+        self._known = known if known is not None else IdSet()
+        self._changed = IdSet(changed)
+        self._offered = IdSet()
         self.selected = 0
 
     @property
     def offered(self) -> int:
-        """How many distinct ids the id sources offered: the catalog this load saw."""
+        """How many distinct ids the export offered: the catalog this load saw."""
         return len(self._offered)
 
     def select(self, ids: Iterable[int]) -> list[int]:
         """The ids of ``ids`` to fetch, in their order, each only the first time it is offered."""
         wanted = []
         for movie_id in ids:
-            if movie_id in self._offered:
+            if not self._offered.add(movie_id):
                 continue
-            self._offered.add(movie_id)
             if movie_id not in self._known or movie_id in self._changed:
                 wanted.append(movie_id)
         self.selected += len(wanted)
@@ -618,11 +626,6 @@ def last_load_date(pipeline_state: Mapping[str, Any]) -> date | None:
     source_state = pipeline_state.get("sources", {}).get(SOURCE_NAME, {})
     value = source_state.get(LAST_LOAD_DATE)
     return date.fromisoformat(value) if value else None
-
-
-def discover_range(source_date: date) -> DateWindow:
-    """From the first films to the end of the year DISCOVER_YEARS_AHEAD after ``source_date``."""
-    return DateWindow(DISCOVER_FIRST_DATE, date(source_date.year + DISCOVER_YEARS_AHEAD, 12, 31))
 
 
 def detail_ids(
@@ -648,15 +651,19 @@ def tmdb_source(
     selection: DetailSelection,
     progress: LoadProgress | None = None,
     loaded_at: datetime | None = None,
+    *,
+    include_adult: bool = False,
+    discover_pages: int = DISCOVER_MAX_PAGES,
+    export_used: ExportUsed | None = None,
 ) -> Any:
     """TMDB genres, popularity snapshots, trending, and details of new or changed movies.
 
-    The resources depend on each other only through dlt's pipes: the discover sweep
-    (``movie_popularity_snapshots``) is the id source, ``movie_ids`` selects from what
-    it yields, and ``movies`` fetches the details of each selected id; dlt runs the
-    sweep once and feeds both its table and ``movie_ids``. A second id source plugs in
-    as another ``catalog`` of ``detail_ids``. The source's dlt state is the date of
-    this load (``last_load_date``), committed with the load's package.
+    The resources depend on each other only through dlt's pipes: the ID export
+    (``movie_popularity_snapshots``, one snapshot per exported movie) is the id source,
+    ``movie_ids`` selects from what it yields, and ``movies`` fetches the details of
+    each selected id; dlt runs the export once and feeds both its table and
+    ``movie_ids``. The source's dlt state is the date of this load
+    (``last_load_date``), committed with the load's package.
     """
     progress = progress or LoadProgress()
     loaded_at = loaded_at or datetime.now(UTC)
@@ -668,22 +675,19 @@ def tmdb_source(
         columns=SNAPSHOT_COLUMNS,
     )
     def movie_popularity_snapshots() -> Iterator[list[dict[str, Any]]]:
-        windows = list(api.discover_windows(discover_range(source_date)))
-        progress.start("discover", sum(size for _, size in windows))
-        for window, _ in windows:
-            for snapshot_date, rows in api.discover_pages(window):
-                progress.advance("discover", len(rows))
-                yield [
-                    {
-                        "id": row["id"],
-                        "snapshot_date": snapshot_date,
-                        "popularity": row["popularity"],
-                        "vote_average": row["vote_average"],
-                        "vote_count": row["vote_count"],
-                        "_loaded_at": loaded_at,
-                    }
-                    for row in rows
-                ]
+        progress.start("discover", min(discover_pages, DISCOVER_MAX_PAGES) * DISCOVER_PAGE_SIZE)
+        votes = api.top_votes(discover_pages, include_adult=include_adult)
+        progress.advance("discover", len(votes))
+        export = api.id_export(source_date)
+        export_used.day = export.day
+        progress.start("export", None)
+        no_votes = (None, None)
+        for entries in export.batches(include_adult=include_adult):
+            progress.advance("export", len(entries))
+            yield [
+                _snapshot_row(entry, export.day, votes.get(entry.id, no_votes), loaded_at)
+                for entry in entries
+            ]
 
     @dlt.resource(
         name="trending_movies",
@@ -738,3 +742,17 @@ def tmdb_source(
     }
     resources[MOVIES_TABLE].add_map(count_detail)
     return [resources["genres"], snapshots, trending_movies(), resources[MOVIES_TABLE], load_date()]
+
+
+def _snapshot_row(
+    entry: ExportEntry, day: date, votes: tuple[Any, Any], loaded_at: datetime
+) -> dict[str, Any]:
+    vote_average, vote_count = votes
+    return {
+        "id": entry.id,
+        "snapshot_date": day,
+        "popularity": entry.popularity,
+        "vote_average": vote_average,
+        "vote_count": vote_count,
+        "_loaded_at": loaded_at,
+    }

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_TMDB_BASE_URL = "https://api.themoviedb.org/3"
+DEFAULT_TMDB_EXPORTS_URL = "http://files.tmdb.org/p/exports"
 
 
 def _env(*names: str) -> AliasChoices:
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
         default=40.0, gt=0, validation_alias=_env("TMDB_REQUESTS_PER_SECOND")
     )
     tmdb_concurrency: int = Field(default=8, ge=1, le=64, validation_alias=_env("TMDB_CONCURRENCY"))
+    tmdb_exports_url: str = Field(
+        default=DEFAULT_TMDB_EXPORTS_URL, validation_alias=_env("TMDB_EXPORTS_URL")
+    )
+    # adult movies of the ID export are skipped unless this is set
+    tmdb_include_adult: bool = Field(default=False, validation_alias=_env("TMDB_INCLUDE_ADULT"))
+    # daily /discover/movie pages (20 movies each, by popularity) whose votes are loaded
+    tmdb_discover_pages: int = Field(
+        default=500, ge=0, le=500, validation_alias=_env("TMDB_DISCOVER_PAGES")
+    )
 
     # built-in TMDB sandbox, used when no TMDB key is set
     sandbox_movies: int = Field(

@@ -211,6 +211,7 @@ def first_run(warehouse: Warehouse, sink: ProgressSink, echo: Echo) -> None:
             settings=settings.model_copy(
                 update={
                     "tmdb_base_url": sandbox.base_url,
+                    "tmdb_exports_url": sandbox.exports_url,
                     "tmdb_api_key": SecretStr(sandbox.api_key),
                     "tmdb_requests_per_second": SANDBOX_REQUESTS_PER_SECOND,
                 }

@@ -20,8 +20,7 @@ def load_sandbox(
     for name, value in {
         "DATABASE_URL": url,
         "MOVIEMETRIC_HOME": str(home),
-        "TMDB_BASE_URL": sandbox.base_url,
-        "TMDB_API_KEY": sandbox.api_key,
+        **sandbox.source_env(),
         "TMDB_REQUESTS_PER_SECOND": "100000",
     }.items():
         monkeypatch.setenv(name, value)

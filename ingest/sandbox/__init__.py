@@ -48,7 +48,13 @@ Contract (what clients may rely on):
 
 from ingest.sandbox.catalog import Catalog
 from ingest.sandbox.faults import Faults, parse_faults
-from ingest.sandbox.server import DEFAULT_ACCESS_TOKEN, DEFAULT_API_KEY, Sandbox, serve
+from ingest.sandbox.server import (
+    DEFAULT_ACCESS_TOKEN,
+    DEFAULT_API_KEY,
+    Sandbox,
+    exports_url_of,
+    serve,
+)
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN",
@@ -56,6 +62,7 @@ __all__ = [
     "Catalog",
     "Faults",
     "Sandbox",
+    "exports_url_of",
     "parse_faults",
     "serve",
 ]

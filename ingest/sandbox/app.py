@@ -152,6 +152,7 @@ class SandboxApp:
         self.faults = FaultInjector()
         self._date_header: tuple[int, int, bytes] = (0, 0, b"")
         self._exports: OrderedDict[int, bytes] = OrderedDict()
+        self.exports_behind = 0  # the last days whose export is not out yet (404)
 
     @property
     def day(self) -> int:
@@ -245,8 +246,8 @@ class SandboxApp:
 
     def _export(self, name: str) -> tuple[int, bytes, list[tuple[bytes, bytes]], Decision]:
         """A daily movie ID export (``movie_ids_MM_DD_YYYY.json.gz``): gzipped JSON lines
-        for a day up to the catalog date and not older than EXPORT_KEPT_DAYS; a 404 for
-        any other name or day, as the file host answers."""
+        for a day up to the catalog date (less ``exports_behind`` days) and not older than
+        EXPORT_KEPT_DAYS; a 404 for any other name or day, as the file host answers."""
         missing = 404, b"Not Found", [(b"content-type", b"text/plain")], Decision()
         match = EXPORT_NAME.fullmatch(name)
         if match is None:
@@ -256,7 +257,7 @@ class SandboxApp:
             day = day_of(date(year, month, day_of_month))
         except ValueError:
             return missing
-        if not self.day - EXPORT_KEPT_DAYS <= day <= self.day:
+        if not self.day - EXPORT_KEPT_DAYS <= day <= self.day - self.exports_behind:
             return missing
         self.request_counts[ROUTE_EXPORTS] += 1
         body = self._exports.get(day)

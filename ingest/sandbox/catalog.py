@@ -875,6 +875,17 @@ class Catalog:
         columns = self._ensure_days(day)
         return set(columns.ids[: self.visible_count(day)].tolist())
 
+    def catalog_ids(self, day_date: date, *, include_adult: bool = False) -> set[int]:
+        """Ids a load from ``day_date``'s ID export holds: every movie visible that day,
+        undated ones included, adult ones only with ``include_adult``."""
+        day = day_of(day_date)
+        columns = self._ensure_days(day)
+        count = self.visible_count(day)
+        ids = columns.ids[:count]
+        if not include_adult:
+            ids = ids[~columns.adult[:count].astype(bool)]
+        return set(ids.tolist())
+
     def dated_movie_ids(self, day_date: date) -> set[int]:
         """Ids of movies visible on ``day_date`` with a non-empty release_date (adult too)."""
         day = day_of(day_date)

@@ -61,6 +61,11 @@ def _uvicorn_config(app: SandboxApp) -> uvicorn.Config:
     )
 
 
+def exports_url_of(base_url: str) -> str:
+    """The daily ID exports' URL of the sandbox whose API is at ``base_url``."""
+    return base_url.removesuffix(API_PREFIX) + EXPORTS_PREFIX
+
+
 class Sandbox:
     """A TMDB-compatible HTTP server over a generated catalog, in a background thread.
 
@@ -168,7 +173,15 @@ class Sandbox:
     @property
     def exports_url(self) -> str:
         """Where the daily ID exports are, as TMDB's file host serves them (no API key)."""
-        return self.base_url.removesuffix(API_PREFIX) + EXPORTS_PREFIX
+        return exports_url_of(self.base_url)
+
+    def source_env(self) -> dict[str, str]:
+        """The variables that point ``moviemetric load`` at this sandbox."""
+        return {
+            "TMDB_BASE_URL": self.base_url,
+            "TMDB_API_KEY": self.api_key,
+            "TMDB_EXPORTS_URL": self.exports_url,
+        }
 
     @property
     def api_key(self) -> str:
@@ -193,6 +206,11 @@ class Sandbox:
         self.catalog.day_state(self._app.day + days)  # compute first: requests never wait
         self._app.advanced_days += days
         return self.catalog_date
+
+    def hold_exports(self, days: int) -> None:
+        """Answer 404 for the ID exports of the last ``days`` days, as the file host does
+        before the day's export is out (0: every export up to the catalog date)."""
+        self._app.exports_behind = days
 
     def set_faults(self, faults: Faults) -> None:
         """Turn faults on or off (``Faults()`` = none); restarts the fault sequence."""
@@ -242,9 +260,9 @@ def serve(
             f"{' (follows the UTC clock)' if catalog_date is None else ''}, "
             f"ready in {time.perf_counter() - started:.1f}s",
             f"  TMDB_BASE_URL={running.base_url}",
+            f"  TMDB_EXPORTS_URL={running.exports_url}",
             f"  TMDB_API_KEY={running.api_key}    "
             f"(or Authorization: Bearer {running.access_token})",
-            f"  daily ID export: {running.exports_url}/movie_ids_MM_DD_YYYY.json.gz",
         ]
         if running.faults.enabled:
             lines.append(f"  Faults: {running.faults.spec()}")

@@ -32,6 +32,7 @@ def publish_sandbox_dataset(
             moviemetric_home=home,
             redis_url=None,
             tmdb_base_url=sandbox.base_url,
+            tmdb_exports_url=sandbox.exports_url,
             tmdb_api_key=sandbox.api_key,
             tmdb_access_token=None,
             tmdb_requests_per_second=1000,

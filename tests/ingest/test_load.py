@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import http.server
+import json
 import logging
 import re
 import socket
-from datetime import date
+import threading
+import urllib.request
+from datetime import date, timedelta
 
 import psycopg
 import pytest
@@ -14,9 +19,10 @@ from psycopg import sql
 import ingest.retry
 import ingest.tmdb
 from ingest import run_load
+from ingest.id_export import IdExportError
 from ingest.pipeline import _ToRootHandlers
 from ingest.retry import RetrySettings
-from ingest.sandbox import Faults, Sandbox
+from ingest.sandbox import Faults, Sandbox, exports_url_of
 from ingest.tmdb import TmdbAuthError, TmdbResponseError, TmdbUnreachableError
 from moviemetric.config import get_settings
 from moviemetric.ops import LOAD_LOCK_KEY, WarehouseBusyError, advisory_lock
@@ -56,6 +62,7 @@ def sandbox():
 def use_tmdb(monkeypatch: pytest.MonkeyPatch, base_url: str, **credentials: str) -> None:
     """Point the settings at ``base_url`` with TMDB_API_KEY and/or TMDB_ACCESS_TOKEN."""
     monkeypatch.setenv("TMDB_BASE_URL", base_url)
+    monkeypatch.setenv("TMDB_EXPORTS_URL", exports_url_of(base_url))
     for name in ("TMDB_API_KEY", "TMDB_ACCESS_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     for name, value in credentials.items():
@@ -103,7 +110,7 @@ def fingerprints(url: str, *, content_only: bool = False) -> dict[str, tuple[int
 
 def truth(sandbox: Sandbox, day: date) -> dict[int, dict]:
     """The sandbox's /movie/{id} bodies of the dated movies visible on ``day``."""
-    dated = sandbox.catalog.dated_movie_ids(day)
+    dated = sandbox.catalog.catalog_ids(day)
     return {movie["id"]: movie for movie in sandbox.catalog.movies_on(day) if movie["id"] in dated}
 
 
@@ -204,18 +211,160 @@ def test_backfill_loads_every_dated_movie_with_genres_keywords_people_and_a_snap
     assert {(trend_date, window) for _, trend_date, window in trending} == {(CATALOG_DATE, "day")}
 
 
-def test_discover_windows_split_until_each_fits_under_the_page_cap(
+def exported_lines(sandbox: Sandbox, day: date) -> list[dict]:
+    """The ID export of ``day`` as the sandbox's file host serves it."""
+    url = f"{sandbox.exports_url}/movie_ids_{day:%m_%d_%Y}.json.gz"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return [json.loads(line) for line in gzip.decompress(response.read()).splitlines()]
+
+
+def test_the_export_catalog_loads_completely_undated_movies_too_and_a_rerun_adds_nothing(
     database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # With a cap of 150 results per query the 1,000-movie catalog needs many windows.
-    monkeypatch.setattr(ingest.tmdb, "DISCOVER_MAX_RESULTS", 150)
+    lines = exported_lines(sandbox, CATALOG_DATE)
+    exported = {line["id"] for line in lines if not line["adult"]}
+    adult = {line["id"] for line in lines if line["adult"]}
+    undated = exported - sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+    assert undated and adult, "the sandbox export should list undated and adult movies"
 
+    first = load(monkeypatch, sandbox)
+
+    loaded = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
+    snapshot_ids = {
+        movie_id
+        for (movie_id,) in query(database_url, "select id from raw_tmdb.movie_popularity_snapshots")
+    }
+    # compared id by id: every exported non-adult id, the undated ones included, no other
+    assert loaded == snapshot_ids == exported
+    assert first.details["movies"] == first.details["details"] == len(exported)
+    assert first.details["export_date"] == CATALOG_DATE.isoformat()
+    popularity = dict(
+        query(database_url, "select id, popularity from raw_tmdb.movie_popularity_snapshots")
+    )
+    assert popularity == {line["id"]: line["popularity"] for line in lines if not line["adult"]}
+
+    before = fingerprints(database_url, content_only=True)
+    sandbox.reset_counts()
+    second = load(monkeypatch, sandbox)
+
+    # only the day's changed movies are fetched again (the changes feed's day is not
+    # over), and the raw tables hold exactly what they held
+    changed = sandbox.catalog.changed_ids(CATALOG_DATE, CATALOG_DATE) & exported
+    assert second.details["details"] == len(changed) < len(exported) // 20
+    assert fingerprints(database_url, content_only=True) == before
+
+
+def test_adult_movies_load_only_when_asked(
+    database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMDB_INCLUDE_ADULT", "true")
     load(monkeypatch, sandbox)
 
-    loaded_ids = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
-    assert loaded_ids == sandbox.catalog.dated_movie_ids(CATALOG_DATE)
-    unsplit_requests = len(loaded_ids) // 20 + 2
-    assert sandbox.request_counts["/discover/movie"] > unsplit_requests
+    loaded = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
+    assert loaded == sandbox.catalog.catalog_ids(CATALOG_DATE, include_adult=True)
+    assert loaded > sandbox.catalog.catalog_ids(CATALOG_DATE)
+
+
+def test_votes_come_from_the_top_discover_pages_and_the_details(
+    database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMDB_DISCOVER_PAGES", "2")
+    load(monkeypatch, sandbox)
+
+    voted = query(
+        database_url,
+        "select id, vote_count from raw_tmdb.movie_popularity_snapshots"
+        " where vote_count is not null",
+    )
+    top = sorted(
+        sandbox.catalog.catalog_ids(CATALOG_DATE),
+        key=lambda movie_id: (-sandbox.catalog.popularity_of(movie_id, CATALOG_DATE), movie_id),
+    )[:40]
+    assert {movie_id for movie_id, _ in voted} == set(top)
+    expected = truth(sandbox, CATALOG_DATE)
+    assert all(vote_count == expected[movie_id]["vote_count"] for movie_id, vote_count in voted)
+    # every other movie's votes are its details'
+    (unvoted,) = query(
+        database_url,
+        "select count(*) from raw_tmdb.movie_popularity_snapshots as snapshots"
+        " inner join raw_tmdb.movies on movies.id = snapshots.id"
+        " where snapshots.vote_count is null and movies.vote_count is not null",
+    )[0]
+    assert unvoted == len(expected) - 40
+
+
+def test_before_the_days_export_is_out_the_previous_days_is_used_and_said(
+    database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox.hold_exports(days=1)
+
+    summary = load(monkeypatch, sandbox)
+
+    yesterday = CATALOG_DATE - timedelta(days=1)
+    assert summary.details["export_date"] == yesterday.isoformat()
+    assert f"popularity is that of {yesterday}'s export" in summary.summary
+    dates = query(
+        database_url, "select distinct snapshot_date from raw_tmdb.movie_popularity_snapshots"
+    )
+    assert dates == [(yesterday,)]
+
+    sandbox.hold_exports(days=2)
+    with pytest.raises(IdExportError, match=r"no daily ID export at \S+ for 2026-01-15 or the day"):
+        load(monkeypatch, sandbox)
+
+
+class _FileHost(http.server.BaseHTTPRequestHandler):
+    """A file host whose every export is ``body`` (set on the class by the test)."""
+
+    body = b""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/gzip")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (gzip.compress(b'{"adult":false,"id":5,"popularity":1.0}\n{"id":"six"}\n'), "line 2 .*id"),
+        (gzip.compress(b'{"adult":false,"id":5,"popularity":1.0}\nnot json\n'), "line 2 .*JSON"),
+        (gzip.compress(b'{"adult":false,"id":5,"popularity":1.0}\n' * 50)[:-30], "could not be"),
+        (b"<html>not a gzip file</html>", "could not be read"),
+    ],
+    ids=["bad-id", "not-json", "truncated", "not-gzip"],
+)
+def test_a_broken_export_fails_the_load_naming_the_file_and_changes_nothing(
+    body: bytes,
+    error: str,
+    database_url: str,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    load(monkeypatch, sandbox)
+    before = fingerprints(database_url)
+    sandbox.advance(days=1)
+    _FileHost.body = body
+    host = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FileHost)
+    threading.Thread(target=host.serve_forever, daemon=True).start()
+    try:
+        exports_url = f"http://127.0.0.1:{host.server_port}/p/exports"
+        use_tmdb(monkeypatch, sandbox.base_url, TMDB_API_KEY=sandbox.api_key)
+        monkeypatch.setenv("TMDB_EXPORTS_URL", exports_url)
+        get_settings.cache_clear()
+        with pytest.raises(IdExportError, match=error) as failure:
+            run_load(open_warehouse(get_settings()))
+    finally:
+        host.shutdown()
+        host.server_close()
+
+    assert f"{exports_url}/movie_ids_01_16_2026.json.gz" in str(failure.value)
+    assert fingerprints(database_url) == before
 
 
 def test_runs_on_the_same_day_change_no_rows_and_full_refresh_refetches_all(
@@ -228,7 +377,7 @@ def test_runs_on_the_same_day_change_no_rows_and_full_refresh_refetches_all(
 
     assert not summary.details["backfill"]
     assert fingerprints(database_url, content_only=True) == before
-    dated = sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+    dated = sandbox.catalog.catalog_ids(CATALOG_DATE)
     assert before["movies"][0] == len(dated)
 
     sandbox.reset_counts()
@@ -243,14 +392,14 @@ def test_incremental_run_fetches_only_changed_and_new_movies(
     database_url: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     load(monkeypatch, sandbox)
-    known = sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+    known = sandbox.catalog.catalog_ids(CATALOG_DATE)
     before = truth(sandbox, CATALOG_DATE)
 
     next_day = sandbox.advance(days=1)
     sandbox.reset_counts()
     summary = load(monkeypatch, sandbox)
 
-    catalog = sandbox.catalog.dated_movie_ids(next_day)
+    catalog = sandbox.catalog.catalog_ids(next_day)
     changed = sandbox.catalog.changed_ids(CATALOG_DATE, next_day) & catalog
     new = catalog - known
     assert new, "the sandbox releases new movies every day"
@@ -266,7 +415,7 @@ def test_incremental_run_fetches_only_changed_and_new_movies(
     )
     assert day_counts == {
         CATALOG_DATE: len(known),
-        next_day: len(sandbox.catalog.dated_movie_ids(next_day)),
+        next_day: len(sandbox.catalog.catalog_ids(next_day)),
     }
     loaded_ids = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
     assert new <= loaded_ids
@@ -335,9 +484,9 @@ def test_malformed_responses_fail_cleanly_and_keep_the_last_load_date(
     sandbox.set_faults(Faults())
     sandbox.reset_counts()
     load(monkeypatch, sandbox)
-    catalog = sandbox.catalog.dated_movie_ids(next_day)
+    catalog = sandbox.catalog.catalog_ids(next_day)
     changed = sandbox.catalog.changed_ids(CATALOG_DATE, next_day) & catalog
-    new = catalog - sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+    new = catalog - sandbox.catalog.catalog_ids(CATALOG_DATE)
     assert sandbox.request_counts["/movie/{movie_id}"] == len(changed | new)
     # one package per successful run, none from the failed one
     loads = query(database_url, "select count(*) from raw_tmdb._dlt_loads")
@@ -367,7 +516,7 @@ def test_access_token_loads_like_the_api_key(
     with Sandbox(movies=300, seed=11, catalog_date=CATALOG_DATE) as sandbox:
         use_tmdb(monkeypatch, sandbox.base_url, TMDB_ACCESS_TOKEN=sandbox.access_token)
         summary = run_load(open_warehouse(get_settings()))
-        expected = sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+        expected = sandbox.catalog.catalog_ids(CATALOG_DATE)
 
     assert summary.details["movies"] == len(expected)
     loaded_ids = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
@@ -393,32 +542,6 @@ def test_unreachable_server_and_wrong_base_url_are_named(
     assert query(database_url, "select count(*) from pg_namespace where nspname = 'raw_tmdb'") == [
         (0,)
     ]
-
-
-def test_a_day_over_the_cap_is_loaded_as_far_as_it_goes_with_a_warning(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    # A cap of 1 result per query forces single-day windows; days with two or more
-    # movies are over it and must be named in a warning.
-    monkeypatch.setattr(ingest.tmdb, "DISCOVER_MAX_RESULTS", 1)
-    with Sandbox(movies=100, seed=5, catalog_date=date(2026, 1, 1)) as sandbox:
-        expected = sandbox.catalog.dated_movie_ids(sandbox.catalog_date)
-        with caplog.at_level(logging.WARNING, logger="ingest.tmdb"):
-            load(monkeypatch, sandbox)
-
-    warnings = [record.getMessage() for record in caplog.records if record.name == "ingest.tmdb"]
-    loaded_ids = {movie_id for (movie_id,) in query(database_url, "select id from raw_tmdb.movies")}
-    assert loaded_ids == expected
-    released = [
-        row[0]
-        for row in query(
-            database_url,
-            "select release_date from raw_tmdb.movies group by 1 having count(*) > 1",
-        )
-    ]
-    assert released, "the catalog should have a day with two releases"
-    for day in released:
-        assert any(message.startswith(day) and "reaches only" in message for message in warnings)
 
 
 def test_a_second_load_on_the_same_warehouse_is_refused_and_changes_nothing(

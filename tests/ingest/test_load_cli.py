@@ -35,9 +35,9 @@ def test_cli_load_prints_one_summary_line_and_fails_with_one_error_line(
 ) -> None:
     with Sandbox(movies=300, seed=3, catalog_date=CATALOG_DATE) as sandbox:
         base_url = sandbox.base_url
-        expected = len(sandbox.catalog.dated_movie_ids(CATALOG_DATE))
-        done = moviemetric_load(TMDB_BASE_URL=sandbox.base_url, TMDB_API_KEY=sandbox.api_key)
-        refused = moviemetric_load(TMDB_BASE_URL=sandbox.base_url, TMDB_API_KEY="wrong-key")
+        expected = len(sandbox.catalog.catalog_ids(CATALOG_DATE))
+        done = moviemetric_load(**sandbox.source_env())
+        refused = moviemetric_load(**{**sandbox.source_env(), "TMDB_API_KEY": "wrong-key"})
 
     assert done.returncode == 0, done.stderr
     (line,) = done.stdout.splitlines()
@@ -82,7 +82,8 @@ def test_without_a_key_the_built_in_sandbox_is_loaded(
     assert "loading from the built-in TMDB sandbox" in message
     movies = summary.details["movies"]
     final = {task: (done, total) for task, done, total in sink.progress_calls}
-    assert final["discover"] == final["details"] == (movies, movies)
+    assert final["ID export"] == (movies, None)  # the export's length is not known ahead
+    assert final["details"] == (movies, movies)
     assert summary.details["source"] == "the TMDB sandbox" and summary.details["backfill"]
     with connect(database_url) as conn:
         (count,) = conn.execute("select count(*) from raw_tmdb.movies").fetchone()
@@ -91,15 +92,15 @@ def test_without_a_key_the_built_in_sandbox_is_loaded(
 
 def test_load_into_the_embedded_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
     with Sandbox(movies=300, seed=5, catalog_date=CATALOG_DATE) as sandbox:
-        monkeypatch.setenv("TMDB_BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("TMDB_API_KEY", sandbox.api_key)
+        for name, value in sandbox.source_env().items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("TMDB_REQUESTS_PER_SECOND", "100000")
         get_settings.cache_clear()
         settings = get_settings()
         assert open_warehouse(settings).embedded
 
         summary = run_load(open_warehouse(settings))
-        expected = sandbox.catalog.dated_movie_ids(CATALOG_DATE)
+        expected = sandbox.catalog.catalog_ids(CATALOG_DATE)
 
     with connect(open_warehouse(get_settings()).url) as conn:
         loaded = {movie_id for (movie_id,) in conn.execute("select id from raw_tmdb.movies")}
@@ -119,8 +120,7 @@ def test_cli_load_failing_in_details_prints_retries_and_one_error_line_only(
     with Sandbox(movies=300, seed=3, catalog_date=CATALOG_DATE, faults=faults) as sandbox:
         base_url = sandbox.base_url
         failed = moviemetric_load(
-            TMDB_BASE_URL=base_url,
-            TMDB_API_KEY=sandbox.api_key,
+            **sandbox.source_env(),
             RUNTIME__REQUEST_MAX_ATTEMPTS="3",  # waits of 1 s and 2 s, as by default
         )
 

@@ -55,11 +55,14 @@ def test_sandbox_command_prints_url_and_key_and_serves():
         text=True,
     )
     try:
-        lines = [process.stdout.readline() for _ in range(3)]
+        lines = [process.stdout.readline() for _ in range(4)]
         output = "".join(lines)
         url = re.search(r"TMDB_BASE_URL=(\S+)", output).group(1)
         key = re.search(r"TMDB_API_KEY=(\S+)", output).group(1)
+        exports = re.search(r"TMDB_EXPORTS_URL=(\S+)", output).group(1)
         assert "200 movies" in output and "2026-02-01" in output
+        export = httpx.get(f"{exports}/movie_ids_02_01_2026.json.gz", timeout=10)
+        assert export.status_code == 200 and export.content[:2] == b"\x1f\x8b"  # gzip
         response = httpx.get(f"{url}/discover/movie", params={"api_key": key}, timeout=10)
         assert response.status_code == 200
         assert response.json()["total_results"] > 150

@@ -38,7 +38,7 @@ def published_version(url: str) -> int | None:
 
 def test_run_loads_then_publishes_and_a_failed_load_stops_the_chain(database_url: str) -> None:
     with Sandbox(movies=400, seed=5, catalog_date=CATALOG_DATE) as sandbox:
-        env = {"TMDB_BASE_URL": sandbox.base_url, "TMDB_API_KEY": sandbox.api_key}
+        env = sandbox.source_env()
         done = moviemetric_run(**env)
         assert done.returncode == 0, done.stderr
         steps = [line.split(":", 1)[0] for line in done.stdout.splitlines()]

@@ -157,26 +157,32 @@ def make_catalog(
 
 
 def _snapshots(movies: list[dict], days: int, end: date, rng: random.Random) -> list[dict]:
-    """Daily popularity that drifts; some movies skip days, a few spike."""
+    """Daily popularity that drifts; some movies skip days, a few spike, and one in 40
+    left the ID export two days before ``end`` (removed: no snapshot on the last days).
+    Every other movie is in the last day's export, with votes a little newer than its
+    details' for one in three."""
     rows = []
-    for movie in movies:
+    for index, movie in enumerate(movies):
         level = movie["popularity"]
         votes = movie["vote_count"]
         spike_day = rng.randrange(days) if rng.random() < 0.05 else None
+        removed = index % 40 == 3
         for offset in range(days):
             day = end - timedelta(days=days - 1 - offset)
             level = max(0.0, level * math.exp(rng.gauss(0, 0.15)))
-            if rng.random() < 0.07:  # not seen that day: drops out of that day's ranking
+            is_last = offset == days - 1
+            skipped = rng.random() < 0.07  # not seen that day: drops out of that day's ranking
+            if (skipped and not is_last) or (removed and offset >= days - 2):
                 continue
             popularity = level * (8 if offset == spike_day else 1)
-            is_last = offset == days - 1
+            latest_votes = votes + (2 if index % 3 == 0 else 0)
             rows.append(
                 {
                     "id": movie["id"],
                     "snapshot_date": day,
                     "popularity": movie["popularity"] if is_last else round(popularity, 3),
                     "vote_average": movie["vote_average"],
-                    "vote_count": votes if is_last else max(0, votes - (days - offset)),
+                    "vote_count": latest_votes if is_last else max(0, votes - (days - offset)),
                     "_loaded_at": datetime(day.year, day.month, day.day, 3, tzinfo=UTC),
                 }
             )

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 def test_sandbox_days_load_transform_and_publish(database_url, tmp_path, monkeypatch):
     with Sandbox(movies=1500, seed=7, catalog_date=date(2026, 1, 15)) as sandbox:
-        monkeypatch.setenv("TMDB_BASE_URL", sandbox.base_url)
-        monkeypatch.setenv("TMDB_API_KEY", sandbox.api_key)
+        for name, value in sandbox.source_env().items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setenv("TMDB_REQUESTS_PER_SECOND", "1000")
         settings = warehouse_settings(database_url, tmp_path / "home")
         for _ in range(3):

@@ -175,6 +175,7 @@ def test_loads_continue_incrementally_after_an_import(exported: Exported, make_d
             moviemetric_home=tmp_path / "new-machine",  # no local dlt state: it comes from raw_tmdb
             redis_url=None,
             tmdb_base_url=box.base_url,
+            tmdb_exports_url=box.exports_url,
             tmdb_api_key=box.api_key,
             tmdb_access_token=None,
             tmdb_requests_per_second=1000,

@@ -12,19 +12,26 @@ popularity_snapshots as (
 
 ),
 
--- details are re-fetched only for changed movies, while every dated movie gets a
--- snapshot each load day: the latest snapshot has the current popularity and votes
+-- Every exported movie gets a snapshot per export day (its popularity); votes come
+-- with it only when the movie was on the day's first discover pages, else from the
+-- details, which are fetched again whenever TMDB lists the movie as changed.
 ranked_snapshots as (
 
     select
         movie_id,
+        snapshot_date,
         popularity,
         vote_average,
         vote_count,
+        loaded_at,
         row_number() over (
             partition by movie_id
             order by snapshot_date desc, loaded_at desc
-        ) as recency_rank
+        ) as recency_rank,
+        row_number() over (
+            partition by movie_id
+            order by (vote_count is null), snapshot_date desc, loaded_at desc
+        ) as votes_rank
 
     from popularity_snapshots
 
@@ -34,12 +41,31 @@ latest_snapshots as (
 
     select
         movie_id,
-        popularity,
+        snapshot_date as last_exported_on,
+        popularity
+
+    from ranked_snapshots
+    where recency_rank = 1
+
+),
+
+latest_votes as (
+
+    select
+        movie_id,
+        loaded_at as votes_loaded_at,
         vote_average,
         vote_count
 
     from ranked_snapshots
-    where recency_rank = 1
+    where votes_rank = 1 and vote_count is not null
+
+),
+
+latest_export as (
+
+    select max(snapshot_date) as latest_export_date
+    from popularity_snapshots
 
 ),
 
@@ -47,13 +73,30 @@ movies_with_current_votes as (
 
     select
         movies.*,
+        latest_snapshots.last_exported_on,
         coalesce(latest_snapshots.popularity, movies.popularity) as current_popularity,
-        coalesce(latest_snapshots.vote_average, movies.vote_average) as current_vote_average,
-        coalesce(latest_snapshots.vote_count, movies.vote_count) as current_vote_count
+        -- the newer load of the latest observed votes and the details
+        case
+            when latest_votes.votes_loaded_at >= movies.loaded_at
+                then latest_votes.vote_average
+            else movies.vote_average
+        end as current_vote_average,
+        case
+            when latest_votes.votes_loaded_at >= movies.loaded_at
+                then latest_votes.vote_count
+            else movies.vote_count
+        end as current_vote_count,
+        -- a movie that left the ID export is kept, out of the catalog
+        coalesce(
+            latest_snapshots.last_exported_on < latest_export.latest_export_date, false
+        ) as is_removed
 
     from movies
+    cross join latest_export
     left join latest_snapshots
         on movies.movie_id = latest_snapshots.movie_id
+    left join latest_votes
+        on movies.movie_id = latest_votes.movie_id
 
 ),
 
@@ -85,7 +128,9 @@ final as (
         collection_name,
         is_adult,
         is_video,
-        not is_adult as is_in_catalog,
+        last_exported_on,
+        is_removed,
+        not is_adult and not is_removed as is_in_catalog,
         loaded_at
 
     from movies_with_current_votes

@@ -39,17 +39,35 @@ new_snapshots as (
 
 ),
 
-final as (
+-- a day's votes are the discover page's when the movie was on the day's first pages,
+-- else those of its details as loaded when the day is built (a movie's details are
+-- fetched again whenever TMDB lists it as changed)
+details as (
 
     select
         movie_id,
-        snapshot_date,
-        popularity,
         vote_average,
-        vote_count,
-        loaded_at
+        vote_count
+
+    from {{ ref('stg_tmdb__movies') }}
+
+),
+
+final as (
+
+    select
+        new_snapshots.movie_id,
+        new_snapshots.snapshot_date,
+        new_snapshots.popularity,
+        coalesce(
+            new_snapshots.vote_average, details.vote_average, 0
+        ) as vote_average,
+        coalesce(new_snapshots.vote_count, details.vote_count, 0) as vote_count,
+        new_snapshots.loaded_at
 
     from new_snapshots
+    left join details
+        on new_snapshots.movie_id = details.movie_id
 
 )
 

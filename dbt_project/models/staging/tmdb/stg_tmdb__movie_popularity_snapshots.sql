@@ -13,7 +13,7 @@ renamed as (
         snapshot_date::date as snapshot_date,
         popularity::double precision as popularity,
         vote_average::double precision as vote_average,
-        coalesce(vote_count, 0)::bigint as vote_count,
+        vote_count::bigint as vote_count,
         _loaded_at::timestamptz as loaded_at
 
     from source

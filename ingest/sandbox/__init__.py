@@ -39,6 +39,13 @@ Contract (what clients may rely on):
 - ``/discover/movie``: 20 a page; ``total_results``/``total_pages`` are the true counts
   even past page 500; ``include_adult`` defaults to false; a date filter never matches a
   movie without a release date; ties of every ``sort_by`` are broken by ascending id.
+- The daily movie ID export, on the file host's path (``Sandbox.exports_url``, no
+  auth): ``/p/exports/movie_ids_MM_DD_YYYY.json.gz``, gzipped JSON lines (``adult``,
+  ``id``, ``original_title``, the day's ``popularity``, ``video``) of every movie
+  visible that day, undated and adult ones too, for the catalog date and the 90 days
+  before it; 404 otherwise. ``Sandbox.hold_exports(n)`` answers 404 for the last ``n``
+  days, as TMDB's host does before a day's file is out; ``Catalog.catalog_ids(day)``
+  is what a load of the export holds.
 - ``request_counts`` counts every request to a known route (faulted and unauthorised ones
   included) by route template; faults apply to authorised requests to known routes
   (``Faults.routes`` narrows them to some route templates). ``moviemetric sandbox

@@ -110,9 +110,6 @@ class IdExport:
             f"({reason}): {shown!r}"
         )
 
-    def close(self) -> None:
-        self._response.close()
-
 
 class IdSet:
     """A set of movie ids (1..MAX_MOVIE_ID) as a bitmap that grows to the largest id."""

@@ -64,8 +64,8 @@ latest_votes as (
 
 latest_export as (
 
-    select max(snapshot_date) as latest_export_date
-    from popularity_snapshots
+    select max(last_exported_on) as latest_export_date
+    from latest_snapshots
 
 ),
 

@@ -5,12 +5,18 @@
     without its marks; the ligatures and letters that do not decompose by their usual
     transliteration: ß ss, æ ae, œ oe, þ th, ð d, đ d, ø o, ł l, ħ h, ı i, ŧ t), then
     lower() lower-cases every script (the database's ctype must be a UTF-8 one).
+    Text that is all ASCII (as many bytes as characters in UTF-8) is only lower-cased:
+    normalize, translate and replace leave it as it is, and translate scans its whole
+    list of letters for every character (most of search_index's build time before).
 
     The API folds query text the same way (search/folding.py, which generated the two
     strings below); tests/search/test_folding.py checks both agree on every letter.
 -#}
 {% macro fold_search_text(text_expression) -%}
-    lower(
+    case
+        when octet_length({{ text_expression }}) = char_length({{ text_expression }})
+            then lower({{ text_expression }})
+        else lower(
         replace(replace(replace(replace(replace(replace(replace(translate(
             normalize(coalesce({{ text_expression }}, ''), nfc),
         'ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝàáâãäåçèéêëìíîïðñòóôõöøùúûüýÿĀāĂ' ||
@@ -24,7 +30,8 @@
         'iioouuuuuuuuuuaaaaggkkoooojggnnaaaaaaeeeeiiiioooorrrruuuusst' ||
         'thhaaeeooooooooyy'
         ), 'Æ', 'ae'), 'Þ', 'th'), 'ß', 'ss'), 'æ', 'ae'), 'þ', 'th'), 'Œ', 'oe'), 'œ', 'oe')
-    )
+        )
+    end
 {%- endmacro %}
 
 

@@ -9,27 +9,44 @@
 
     `flags` are (name, condition) pairs: one bitmap per pair, of the rows where the
     condition holds, as column `<name>_bits`.
+
+    The two steps are macros of their own: `rank_chunks` makes the chunks (columns
+    `chunk` and `<name>_chunk`), `chunk_bitmaps` joins them into bitmaps. Chunks of
+    several relations can be or-ed together before the second step (search_bitmaps
+    makes a prefix's chunks from its words' chunks).
 -#}
 {% macro rank_bitmaps(relation, keys, flags, bitmap_bits) -%}
     (
         with
 
-        chunks as (
+        chunks as {{ rank_chunks(relation, keys, flags) }}
 
-            select
-                {{ keys | join(', ') }},
-                popularity_rank / 64 as chunk,
-                {%- for name, condition in flags %}
-                coalesce(
-                    bit_or(1::bigint << (63 - popularity_rank % 64)) filter (where {{ condition }}),
-                    0
-                ) as {{ name }}_chunk{{ ',' if not loop.last }}
-                {%- endfor %}
+        select * from {{ chunk_bitmaps('chunks', keys, flags | map('first') | list, bitmap_bits) }}
+    )
+{%- endmacro %}
 
-            from {{ relation }}
-            group by {{ keys | join(', ') }}, popularity_rank / 64
 
-        ),
+{% macro rank_chunks(relation, keys, flags) -%}
+    (
+        select
+            {{ keys | join(', ') }},
+            popularity_rank / 64 as chunk,
+            {%- for name, condition in flags %}
+            coalesce(
+                bit_or(1::bigint << (63 - popularity_rank % 64)) filter (where {{ condition }}),
+                0
+            ) as {{ name }}_chunk{{ ',' if not loop.last }}
+            {%- endfor %}
+
+        from {{ relation }}
+        group by {{ keys | join(', ') }}, popularity_rank / 64
+    )
+{%- endmacro %}
+
+
+{% macro chunk_bitmaps(relation, keys, names, bitmap_bits) -%}
+    (
+        with
 
         gaps as (
 
@@ -39,13 +56,13 @@
                     lag(chunk) over (partition by {{ keys | join(', ') }} order by chunk), -1
                 ) - 1 as zero_chunks
 
-            from chunks
+            from {{ relation }}
 
         )
 
         select
             {{ keys | join(', ') }},
-            {%- for name, condition in flags %}
+            {%- for name in names %}
             (
                 'x' || rpad(
                     string_agg(

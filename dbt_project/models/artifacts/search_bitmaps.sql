@@ -51,36 +51,42 @@ document_lexemes as (
 
 ),
 
+-- every word's movies as 64-bit chunks of its three bitmaps (a word's bitmaps are its
+-- chunks, a prefix's the `|` of its words' chunks), with its movie count
+lexeme_chunks as (
+
+    select
+        lexeme,
+        popularity_rank / 64 as chunk,
+        count(*) as movie_count,
+        bit_or(1::bigint << (63 - popularity_rank % 64)) as any_chunk,
+        coalesce(
+            bit_or(1::bigint << (63 - popularity_rank % 64)) filter (where in_fields), 0
+        ) as fields_chunk,
+        coalesce(
+            bit_or(1::bigint << (63 - popularity_rank % 64)) filter (where in_title), 0
+        ) as title_chunk
+
+    from document_lexemes
+    group by lexeme, popularity_rank / 64
+
+),
+
 lexeme_counts as (
 
     select
         lexeme,
-        count(*) as movie_count
+        sum(movie_count) as movie_count
 
-    from document_lexemes
+    from lexeme_chunks
     group by lexeme
-
-),
-
-word_rows as (
-
-    select
-        'word' as kind,
-        document_lexemes.lexeme as value,  -- noqa: RF04
-        document_lexemes.popularity_rank,
-        document_lexemes.in_fields,
-        document_lexemes.in_title
-
-    from document_lexemes
-    inner join lexeme_counts on document_lexemes.lexeme = lexeme_counts.lexeme
-    cross join catalog
-    where lexeme_counts.movie_count >= catalog.min_movies
 
 ),
 
 -- a last query word matches as a prefix (`the` is `the:*`): every prefix of every
 -- lexeme, kept when its lexemes' movie counts add up to the threshold (a bound on
--- its movies: a movie can have several of them), then counted exactly
+-- its movies, as a movie can have several of them: a prefix just under the threshold
+-- may get a bitmap, which answers as exactly as its rows would)
 lexeme_prefixes as (
 
     select
@@ -93,7 +99,7 @@ lexeme_prefixes as (
 
 ),
 
-candidate_prefixes as (
+common_prefixes as (
 
     select lexeme_prefixes.lexeme_prefix
 
@@ -101,47 +107,6 @@ candidate_prefixes as (
     cross join catalog
     group by lexeme_prefixes.lexeme_prefix, catalog.min_prefix_movies
     having sum(lexeme_prefixes.movie_count) >= catalog.min_prefix_movies
-
-),
-
-prefix_matches as (
-
-    select
-        lexeme_prefixes.lexeme_prefix,
-        document_lexemes.popularity_rank,
-        bool_or(document_lexemes.in_fields) as in_fields,
-        bool_or(document_lexemes.in_title) as in_title
-
-    from lexeme_prefixes
-    inner join candidate_prefixes
-        on lexeme_prefixes.lexeme_prefix = candidate_prefixes.lexeme_prefix
-    inner join document_lexemes on lexeme_prefixes.lexeme = document_lexemes.lexeme
-    group by lexeme_prefixes.lexeme_prefix, document_lexemes.popularity_rank
-
-),
-
-common_prefixes as (
-
-    select prefix_matches.lexeme_prefix
-
-    from prefix_matches
-    cross join catalog
-    group by prefix_matches.lexeme_prefix, catalog.min_prefix_movies
-    having count(*) >= catalog.min_prefix_movies
-
-),
-
-prefix_rows as (
-
-    select
-        'prefix' as kind,
-        prefix_matches.lexeme_prefix as value,  -- noqa: RF04
-        prefix_matches.popularity_rank,
-        prefix_matches.in_fields,
-        prefix_matches.in_title
-
-    from prefix_matches
-    inner join common_prefixes on prefix_matches.lexeme_prefix = common_prefixes.lexeme_prefix
 
 ),
 
@@ -169,74 +134,168 @@ common_beginnings as (
 
 ),
 
-lead_rows as (
+genre_ranks as (
 
     select
-        'lead' as kind,
-        title_beginnings.beginning as value,  -- noqa: RF04
-        title_beginnings.popularity_rank,
-        false as in_fields,
-        false as in_title
+        genre,
+        popularity_rank
+
+    from search_index
+    cross join lateral unnest(genres) as genre
+
+),
+
+-- every bitmap's key, numbered: the chunks are grouped and ordered by the number, as
+-- sorting millions of chunks by their text keys took most of the build
+bitmap_keys as (
+
+    select
+        kind,
+        value,  -- noqa: RF04
+        row_number() over (order by kind, value) as key_id
+
+    from (
+        select
+            'word' as kind,
+            lexeme_counts.lexeme as value  -- noqa: RF04
+        from lexeme_counts
+        cross join catalog
+        where lexeme_counts.movie_count >= catalog.min_movies
+
+        union all
+
+        select
+            'prefix' as kind,
+            lexeme_prefix as value  -- noqa: RF04
+        from common_prefixes
+
+        union all
+
+        select
+            'lead' as kind,
+            beginning as value  -- noqa: RF04
+        from common_beginnings
+
+        union all
+
+        select distinct
+            'genre' as kind,
+            genre as value  -- noqa: RF04
+        from genre_ranks
+
+        union all
+
+        select distinct
+            'decade' as kind,
+            release_decade::text as value  -- noqa: RF04
+        from search_index
+        where release_decade is not null
+
+        union all
+
+        select
+            'catalog' as kind,
+            '' as value  -- noqa: RF04
+    ) as bitmap_key_values
+
+),
+
+word_chunks as (
+
+    select
+        bitmap_keys.key_id,
+        lexeme_chunks.chunk,
+        lexeme_chunks.any_chunk,
+        lexeme_chunks.fields_chunk,
+        lexeme_chunks.title_chunk
+
+    from lexeme_chunks
+    inner join bitmap_keys
+        on bitmap_keys.kind = 'word' and lexeme_chunks.lexeme = bitmap_keys.value
+
+),
+
+prefix_chunks as (
+
+    select
+        bitmap_keys.key_id,
+        lexeme_chunks.chunk,
+        bit_or(lexeme_chunks.any_chunk) as any_chunk,
+        bit_or(lexeme_chunks.fields_chunk) as fields_chunk,
+        bit_or(lexeme_chunks.title_chunk) as title_chunk
+
+    from lexeme_prefixes
+    inner join bitmap_keys
+        on bitmap_keys.kind = 'prefix' and lexeme_prefixes.lexeme_prefix = bitmap_keys.value
+    inner join lexeme_chunks on lexeme_prefixes.lexeme = lexeme_chunks.lexeme
+    group by bitmap_keys.key_id, lexeme_chunks.chunk
+
+),
+
+rank_rows as (
+
+    select
+        bitmap_keys.key_id,
+        title_beginnings.popularity_rank
 
     from title_beginnings
-    inner join common_beginnings on title_beginnings.beginning = common_beginnings.beginning
+    inner join bitmap_keys
+        on bitmap_keys.kind = 'lead' and title_beginnings.beginning = bitmap_keys.value
+
+    union all
+
+    select
+        bitmap_keys.key_id,
+        genre_ranks.popularity_rank
+
+    from genre_ranks
+    inner join bitmap_keys
+        on bitmap_keys.kind = 'genre' and genre_ranks.genre = bitmap_keys.value
+
+    union all
+
+    select
+        bitmap_keys.key_id,
+        search_index.popularity_rank
+
+    from search_index
+    inner join bitmap_keys
+        on bitmap_keys.kind = 'decade' and search_index.release_decade::text = bitmap_keys.value
+
+    union all
+
+    select
+        bitmap_keys.key_id,
+        search_index.popularity_rank
+
+    from search_index
+    inner join bitmap_keys on bitmap_keys.kind = 'catalog'
 
 ),
 
-filter_rows as (
+row_chunks as {{
+    rank_chunks(
+        'rank_rows',
+        ['key_id'],
+        [('any', 'true'), ('fields', 'false'), ('title', 'false')],
+    )
+}},
 
-    select
-        'genre' as kind,
-        genre as value,  -- noqa: RF04
-        search_index.popularity_rank,
-        false as in_fields,
-        false as in_title
+chunks as (
 
-    from search_index
-    cross join lateral unnest(search_index.genres) as genre
-
+    select * from word_chunks
     union all
-
-    select
-        'decade' as kind,
-        release_decade::text as value,  -- noqa: RF04
-        popularity_rank,
-        false as in_fields,
-        false as in_title
-
-    from search_index
-    where release_decade is not null
-
+    select * from prefix_chunks
     union all
-
-    select
-        'catalog' as kind,
-        '' as value,  -- noqa: RF04
-        popularity_rank,
-        false as in_fields,
-        false as in_title
-
-    from search_index
-
-),
-
-bitmap_rows as (
-
-    select * from word_rows
-    union all
-    select * from prefix_rows
-    union all
-    select * from lead_rows
-    union all
-    select * from filter_rows
+    select * from row_chunks
 
 ),
 
 bitmaps as {{
-    rank_bitmaps(
-        'bitmap_rows',
-        ['kind', 'value'],
-        [('any', 'true'), ('fields', 'in_fields'), ('title', 'in_title')],
+    chunk_bitmaps(
+        'chunks',
+        ['key_id'],
+        ['any', 'fields', 'title'],
         '(select bitmap_bits from catalog)',
     )
 }},
@@ -244,14 +303,19 @@ bitmaps as {{
 final as (
 
     select
-        kind::text as kind,
-        value::text as value,  -- noqa: RF04
-        bit_count(any_bits)::bigint as movie_count,
-        any_bits::bit varying as any_bits,
-        (case when kind in ('word', 'prefix') then fields_bits end)::bit varying as fields_bits,
-        (case when kind in ('word', 'prefix') then title_bits end)::bit varying as title_bits
+        bitmap_keys.kind::text as kind,
+        bitmap_keys.value::text as value,  -- noqa: RF04
+        bit_count(bitmaps.any_bits)::bigint as movie_count,
+        bitmaps.any_bits::bit varying as any_bits,
+        (
+            case when bitmap_keys.kind in ('word', 'prefix') then bitmaps.fields_bits end
+        )::bit varying as fields_bits,
+        (
+            case when bitmap_keys.kind in ('word', 'prefix') then bitmaps.title_bits end
+        )::bit varying as title_bits
 
     from bitmaps
+    inner join bitmap_keys on bitmaps.key_id = bitmap_keys.key_id
 
 )
 

@@ -35,52 +35,42 @@ search_documents as (
 
 ),
 
-folded as (
+-- the folded words and vectors, folded when each movie's details were loaded
+search_text as (
 
-    select
-        movie_id,
-        {{ search_words('title') }} as title_words,
-        {{ search_words('original_title') }} as original_title_words,
-        {{ search_words("array_to_string(keywords || genres, ' ')") }} as tag_words,
-        {{ search_words('overview') }} as overview_words,
-        genres,
-        release_year,
-        release_decade,
-        original_language,
-        vote_average,
-        vote_count,
-        popularity
-
-    from search_documents
+    select * from {{ ref('int_search_text') }}
 
 ),
 
 final as (
 
     select
-        movie_id::bigint as movie_id,
-        title_words::text as title_words,
-        (
-            setweight(to_tsvector('simple', title_words), 'A')
-            || setweight(to_tsvector('simple', original_title_words), 'B')
-            || setweight(to_tsvector('simple', tag_words), 'C')
-            || setweight(to_tsvector('simple', overview_words), 'D')
-        )::tsvector as search_vector,
-        genres::text[] as genres,
-        release_year::integer as release_year,
-        release_decade::integer as release_decade,
-        original_language::text as original_language,
-        vote_average::double precision as vote_average,
-        vote_count::bigint as vote_count,
-        popularity::double precision as popularity,
-        dense_rank() over (order by genres, release_decade)::integer as facet_cell,
+        search_documents.movie_id::bigint as movie_id,
+        search_text.title_words::text as title_words,
+        search_text.search_vector::tsvector as search_vector,
+        search_documents.genres::text[] as genres,
+        search_documents.release_year::integer as release_year,
+        search_documents.release_decade::integer as release_decade,
+        search_documents.original_language::text as original_language,
+        search_documents.vote_average::double precision as vote_average,
+        search_documents.vote_count::bigint as vote_count,
+        search_documents.popularity::double precision as popularity,
+        dense_rank() over (
+            order by search_documents.genres, search_documents.release_decade
+        )::integer as facet_cell,
         (
             row_number() over (
-                order by popularity desc nulls last, vote_count desc nulls last, movie_id asc
+                order by
+                    search_documents.popularity desc nulls last,
+                    search_documents.vote_count desc nulls last,
+                    search_documents.movie_id asc
             ) - 1
         )::integer as popularity_rank
 
-    from folded
+    from search_documents
+    -- a catalog movie without its text row fails the build (search_vector is not null)
+    left join search_text
+        on search_documents.movie_id = search_text.movie_id
 
 )
 

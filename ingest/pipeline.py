@@ -31,6 +31,7 @@ from pydantic import SecretStr
 from ingest.id_export import IdSet
 from ingest.tmdb import (
     MOVIES_TABLE,
+    SNAPSHOTS_TABLE,
     DetailSelection,
     ExportUsed,
     LoadProgress,
@@ -169,6 +170,7 @@ def _load(warehouse: Warehouse, *, full_refresh: bool, sink: ProgressSink) -> Lo
                 row_counts = pipeline.normalize().row_counts
                 reporter.start("load", None)
                 pipeline.load(raise_on_failed_jobs=True)
+                _index_snapshot_loads(conn)
             except BaseException as exc:  # interrupted runs too: nothing of them loads later
                 _discard_local_work(pipeline)
                 if _signalled(exc):
@@ -181,7 +183,7 @@ def _load(warehouse: Warehouse, *, full_refresh: bool, sink: ProgressSink) -> Lo
         row_counts=dict(row_counts),
         movies=selection.offered,
         details=row_counts.get(MOVIES_TABLE, 0),
-        snapshots=row_counts.get("movie_popularity_snapshots", 0),
+        snapshots=row_counts.get(SNAPSHOTS_TABLE, 0),
         seconds=time.perf_counter() - started,
         backfill=selection.backfill,
         source=source_name,
@@ -205,6 +207,21 @@ def _detail_selection(
     return DetailSelection(
         known=_loaded_movie_ids(conn), changed=api.changed_ids(last_load, source_date)
     )
+
+
+def _index_snapshot_loads(conn: psycopg.Connection) -> None:
+    """Index the popularity history by load time, once: the daily models read only the
+    snapshots loaded since their last build (``_loaded_at``), not the whole history."""
+    table = sql.Identifier(RAW_SCHEMA, SNAPSHOTS_TABLE)
+    (exists,) = conn.execute(
+        "select to_regclass(%s) is not null", (f"{RAW_SCHEMA}.{SNAPSHOTS_TABLE}",)
+    ).fetchone()
+    if exists:
+        conn.execute(
+            sql.SQL("create index if not exists {} on {} (_loaded_at)").format(
+                sql.Identifier(f"{SNAPSHOTS_TABLE}__loaded_at"), table
+            )
+        )
 
 
 def _loaded_movie_ids(conn: psycopg.Connection) -> IdSet:

@@ -72,6 +72,7 @@ GENRES_PATH = compile_path("genres")
 
 SOURCE_NAME = "tmdb"
 MOVIES_TABLE = "movies"  # the details, one row per /movie/{id}
+SNAPSHOTS_TABLE = "movie_popularity_snapshots"
 # The source's dlt state: the date of the last successful load (the ``/movie/changes``
 # of the next run start there). The known ids are read from raw_tmdb.movies instead.
 LAST_LOAD_DATE = "last_load_date"
@@ -669,7 +670,7 @@ def tmdb_source(
     loaded_at = loaded_at or datetime.now(UTC)
 
     @dlt.resource(
-        name="movie_popularity_snapshots",
+        name=SNAPSHOTS_TABLE,
         write_disposition="merge",
         primary_key=("id", "snapshot_date"),
         columns=SNAPSHOT_COLUMNS,

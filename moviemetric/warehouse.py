@@ -62,10 +62,10 @@ def open_warehouse(settings: Settings) -> Warehouse:
     return Warehouse(url=_embedded_url(settings), settings=settings, embedded=True)
 
 
-# Settings of the embedded server for this workload (docs/architecture.md, "Embedded
-# PostgreSQL"): dbt's builds are a few large sorts, hashes and joins at a time, so
-# memory per operation matters more than connections; JIT compiles every large
-# query anew and costs more than it saves on queries this short.
+# Settings of the embedded server for this workload (docs/scaling.md, "PostgreSQL
+# settings for this workload"): dbt's builds are a few large sorts, hashes and joins
+# at a time, so memory per operation matters more than connections; JIT compiles
+# every large query anew and costs more than it saves on queries this short.
 EMBEDDED_SERVER_SETTINGS = {
     "work_mem": "64MB",
     "maintenance_work_mem": "256MB",

@@ -290,7 +290,7 @@ def _rank_bitmaps(relation: str, keys: list[str], flags: dict[str, str]) -> sql.
     """Per ``keys`` of ``relation`` (rows of keys and popularity_rank), a bitmap per
     flag (name: condition), ``<name>_bits``: the ranks or-ed into 64-bit chunks,
     written as hex in order with zeros for the missing ones, as long as the catalog's
-    bitmaps (the steps of dbt's macro ``rank_bitmaps``)."""
+    bitmaps (the steps of dbt's macros ``rank_chunks`` and ``chunk_bitmaps``)."""
     chunks = sql.SQL(", ").join(
         sql.SQL(
             "coalesce(bit_or(1::bigint << (63 - popularity_rank %% 64)) filter (where {}), 0) as {}"

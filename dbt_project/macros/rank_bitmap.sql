@@ -10,22 +10,11 @@
     `flags` are (name, condition) pairs: one bitmap per pair, of the rows where the
     condition holds, as column `<name>_bits`.
 
-    The two steps are macros of their own: `rank_chunks` makes the chunks (columns
-    `chunk` and `<name>_chunk`), `chunk_bitmaps` joins them into bitmaps. Chunks of
-    several relations can be or-ed together before the second step (search_bitmaps
-    makes a prefix's chunks from its words' chunks).
+    Two steps: `rank_chunks` makes the chunks (columns `chunk` and `<name>_chunk`),
+    `chunk_bitmaps` joins them into bitmaps. Chunks of several relations can be or-ed
+    together between the two (search_bitmaps makes a prefix's chunks from its words'
+    chunks); keys are best numbers, as sorting millions of chunks by text keys is slow.
 -#}
-{% macro rank_bitmaps(relation, keys, flags, bitmap_bits) -%}
-    (
-        with
-
-        chunks as {{ rank_chunks(relation, keys, flags) }}
-
-        select * from {{ chunk_bitmaps('chunks', keys, flags | map('first') | list, bitmap_bits) }}
-    )
-{%- endmacro %}
-
-
 {% macro rank_chunks(relation, keys, flags) -%}
     (
         select

@@ -73,7 +73,10 @@ def test_a_daily_build_folds_only_the_reloaded_movies_and_agrees_with_a_full_reb
     assert refolded == reloaded | (set(after) - set(before))
     assert len(refolded) < 0.5 * len(after), (len(refolded), len(after))
 
-    run_transform(warehouse, StepOptions(full_refresh=True, select="int_search_text+ movie_catalog search_documents"))
+    run_transform(
+        warehouse,
+        StepOptions(full_refresh=True, select="int_search_text+ movie_catalog search_documents"),
+    )
     assert {m: xmin for m, (_l, xmin) in _text_rows(url).items()} != {
         m: xmin for m, (_l, xmin) in after.items()
     }, "the full rebuild should write every row again"

@@ -10,7 +10,9 @@
 
 with
 
-daily_popularity as (
+-- not materialized: each read below goes to the table's indexes (by day, by movie
+-- and day), where a materialized CTE would copy the whole history first
+daily_popularity as not materialized (
 
     select * from {{ ref('fct_movie_popularity_daily') }}
 

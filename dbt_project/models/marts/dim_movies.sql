@@ -6,59 +6,14 @@ movies as (
 
 ),
 
-popularity_snapshots as (
-
-    select * from {{ ref('stg_tmdb__movie_popularity_snapshots') }}
-
-),
-
 -- Every exported movie gets a snapshot per export day (its popularity); votes come
 -- with it only when the movie was on the day's first discover pages, else from the
--- details, which are fetched again whenever TMDB lists the movie as changed.
-ranked_snapshots as (
-
-    select
-        movie_id,
-        snapshot_date,
-        popularity,
-        vote_average,
-        vote_count,
-        loaded_at,
-        row_number() over (
-            partition by movie_id
-            order by snapshot_date desc, loaded_at desc
-        ) as recency_rank,
-        row_number() over (
-            partition by movie_id
-            order by (vote_count is null), snapshot_date desc, loaded_at desc
-        ) as votes_rank
-
-    from popularity_snapshots
-
-),
-
+-- details, which are fetched again whenever TMDB lists the movie as changed. Per
+-- movie, the newest snapshot and the newest snapshot with votes, kept up to date
+-- from each day's snapshots (the history is not read again).
 latest_snapshots as (
 
-    select
-        movie_id,
-        snapshot_date as last_exported_on,
-        popularity
-
-    from ranked_snapshots
-    where recency_rank = 1
-
-),
-
-latest_votes as (
-
-    select
-        movie_id,
-        loaded_at as votes_loaded_at,
-        vote_average,
-        vote_count
-
-    from ranked_snapshots
-    where votes_rank = 1 and vote_count is not null
+    select * from {{ ref('int_movie_latest_snapshots') }}
 
 ),
 
@@ -77,13 +32,13 @@ movies_with_current_votes as (
         coalesce(latest_snapshots.popularity, movies.popularity) as current_popularity,
         -- the newer load of the latest observed votes and the details
         case
-            when latest_votes.votes_loaded_at >= movies.loaded_at
-                then latest_votes.vote_average
+            when latest_snapshots.votes_loaded_at >= movies.loaded_at
+                then latest_snapshots.vote_average
             else movies.vote_average
         end as current_vote_average,
         case
-            when latest_votes.votes_loaded_at >= movies.loaded_at
-                then latest_votes.vote_count
+            when latest_snapshots.votes_loaded_at >= movies.loaded_at
+                then latest_snapshots.vote_count
             else movies.vote_count
         end as current_vote_count,
         -- a movie that left the ID export is kept, out of the catalog
@@ -95,8 +50,6 @@ movies_with_current_votes as (
     cross join latest_export
     left join latest_snapshots
         on movies.movie_id = latest_snapshots.movie_id
-    left join latest_votes
-        on movies.movie_id = latest_votes.movie_id
 
 ),
 

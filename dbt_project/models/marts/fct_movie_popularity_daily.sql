@@ -4,6 +4,11 @@
         unique_key=['movie_id', 'snapshot_date'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        indexes=[
+            {'columns': ['movie_id', 'snapshot_date'], 'unique': True},
+            {'columns': ['snapshot_date']},
+        ],
+        post_hook="{{ delete_expired_snapshots(this) }}",
     )
 }}
 
@@ -21,7 +26,11 @@ snapshots as (
 already_loaded as (
 
     {% if is_incremental() %}
-        select max(loaded_at) as max_loaded_at from {{ this }}
+        -- the newest load is the newest day's (the snapshot_date index finds it);
+        -- were an older day loaded later, its rows would be read again, harmlessly
+        select max(loaded_at) as max_loaded_at
+        from {{ this }}
+        where snapshot_date = (select max(stored.snapshot_date) from {{ this }} as stored)
     {% else %}
         select null::timestamptz as max_loaded_at
     {% endif %}
@@ -56,14 +65,14 @@ details as (
 final as (
 
     select
-        new_snapshots.movie_id,
-        new_snapshots.snapshot_date,
-        new_snapshots.popularity,
+        new_snapshots.movie_id::bigint as movie_id,
+        new_snapshots.snapshot_date::date as snapshot_date,
+        new_snapshots.popularity::double precision as popularity,
         coalesce(
             new_snapshots.vote_average, details.vote_average, 0
-        ) as vote_average,
-        coalesce(new_snapshots.vote_count, details.vote_count, 0) as vote_count,
-        new_snapshots.loaded_at
+        )::double precision as vote_average,
+        coalesce(new_snapshots.vote_count, details.vote_count, 0)::bigint as vote_count,
+        new_snapshots.loaded_at::timestamptz as loaded_at
 
     from new_snapshots
     left join details

@@ -63,7 +63,7 @@ select
     today.id,
     today.snapshot_date - days_back,
     round((today.popularity * (0.7 + 0.6 * (
-        abs(hashtextextended(today.id::text || '/' || days_back::text, 0)) % 1000
+        abs(hashtextextended(today.id::text || '/' || days_back::text, 0)) %% 1000
     ) / 1000.0))::numeric, 3)::double precision,
     null,
     null,

@@ -25,24 +25,17 @@ snapshots as (
 
 ),
 
-already_read as (
-
-    {% if is_incremental() %}
-        select greatest(max(loaded_at), max(votes_loaded_at)) as max_loaded_at from {{ this }}
-    {% else %}
-        select null::timestamptz as max_loaded_at
-    {% endif %}
-
-),
-
+-- a scalar bound, so the raw table's `_loaded_at` index finds the new snapshots
 new_snapshots as (
 
-    select snapshots.*
+    select *
     from snapshots
-    cross join already_read
-    where
-        already_read.max_loaded_at is null
-        or snapshots.loaded_at > already_read.max_loaded_at
+    {% if is_incremental() %}
+        where loaded_at > (
+            select coalesce(greatest(max(stored.loaded_at), max(stored.votes_loaded_at)), '-infinity')
+            from {{ this }} as stored
+        )
+    {% endif %}
 
 ),
 

@@ -23,28 +23,21 @@ snapshots as (
 
 ),
 
-already_loaded as (
+-- the snapshots loaded since the newest load read: a scalar bound, so the raw
+-- table's `_loaded_at` index finds them (the loader makes it)
+new_snapshots as (
 
+    select *
+    from snapshots
     {% if is_incremental() %}
         -- the newest load is the newest day's (the snapshot_date index finds it);
         -- were an older day loaded later, its rows would be read again, harmlessly
-        select max(loaded_at) as max_loaded_at
-        from {{ this }}
-        where snapshot_date = (select max(stored.snapshot_date) from {{ this }} as stored)
-    {% else %}
-        select null::timestamptz as max_loaded_at
+        where loaded_at > (
+            select coalesce(max(stored.loaded_at), '-infinity')
+            from {{ this }} as stored
+            where stored.snapshot_date = (select max(newest.snapshot_date) from {{ this }} as newest)
+        )
     {% endif %}
-
-),
-
-new_snapshots as (
-
-    select snapshots.*
-    from snapshots
-    cross join already_loaded
-    where
-        already_loaded.max_loaded_at is null
-        or snapshots.loaded_at > already_loaded.max_loaded_at
 
 ),
 

@@ -100,6 +100,27 @@ def run_measured(args: list[str], env: dict[str, str]) -> ProcessRun:
         )
 
 
+def command_env(url: str | None, home: str) -> dict[str, str]:
+    """The environment of a ``moviemetric`` command on the warehouse at ``url`` (the
+    embedded one when None) with home ``home``, fetching as fast as the sandbox answers."""
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    if url is not None:
+        env["DATABASE_URL"] = url
+    return env | {
+        "MOVIEMETRIC_HOME": home,
+        "TMDB_API_KEY": DEFAULT_API_KEY,
+        "TMDB_REQUESTS_PER_SECOND": "1000000",
+    }
+
+
+def run_command(name: str, env: dict[str, str], *options: str) -> float:
+    """``moviemetric NAME OPTIONS`` to completion; its seconds, or an error with its end."""
+    run = run_measured([str(BIN / "moviemetric"), name, *options], env)
+    if run.returncode != 0:
+        raise RuntimeError(f"moviemetric {name} failed: {run.stderr.strip()[-2000:]}")
+    return run.seconds
+
+
 def sandbox_env(base_url: str) -> dict[str, str]:
     """The variables that point ``moviemetric load`` at the sandbox at ``base_url``."""
     return {

@@ -24,7 +24,6 @@ whose details changed. Results go to bench/results/build.json.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from datetime import date, datetime, timedelta
@@ -34,14 +33,13 @@ import psycopg
 from psycopg import sql
 
 from bench._harness import (
-    BIN,
-    run_measured,
+    command_env,
+    run_command,
     run_sizes,
     sandbox_env,
     sandbox_process,
     scratch_database,
 )
-from ingest.sandbox import DEFAULT_API_KEY
 
 CATALOG_DATE = date(2026, 6, 1)
 SEED = 42
@@ -60,13 +58,6 @@ RECOMMENDATION_MODELS = (
 )
 # the incremental tables behind the view int_movie_recommendation_lists
 LIST_PARTS = ("int_movie_recommendation_lists_part_0", "int_movie_recommendation_lists_part_1")
-
-
-def _command(name: str, env: dict[str, str], *options: str) -> float:
-    run = run_measured([str(BIN / "moviemetric"), name, *options], env)
-    if run.returncode != 0:
-        raise RuntimeError(f"moviemetric {name} failed: {run.stderr.strip()[-2000:]}")
-    return run.seconds
 
 
 def _raw_copy_seconds(url: str) -> float:
@@ -145,7 +136,7 @@ def _recommendations_alone(env: dict[str, str], *options: str) -> dict:
     """Build only the recommendation models; their dbt timings, their sum and their wall
     time."""
     # with their ancestors, which run first: staging and marts must see the day's data
-    _command("transform", env, "--select", "+movie_recommendations", *options)
+    run_command("transform", env, "--select", "+movie_recommendations", *options)
     home = env["MOVIEMETRIC_HOME"]
     models = _model_seconds(home, RECOMMENDATION_MODELS)
     return {
@@ -170,17 +161,11 @@ def _list_versions(url: str) -> dict[int, str]:
 
 def bench_size(movies: int) -> dict:
     with scratch_database() as url, tempfile.TemporaryDirectory() as home:
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "MOVIEMETRIC_HOME": home,
-            "TMDB_API_KEY": DEFAULT_API_KEY,
-            "TMDB_REQUESTS_PER_SECOND": "1000000",
-        }
+        env = command_env(url, home)
         with sandbox_process(movies, SEED, CATALOG_DATE) as base_url:
-            _command("load", {**env, **sandbox_env(base_url)})
+            run_command("load", {**env, **sandbox_env(base_url)})
         reference = _raw_copy_seconds(url)
-        full_build = _command("transform", env)
+        full_build = run_command("transform", env)
         full_nodes = _slowest_nodes(home)
         in_build_full = _model_seconds(home, RECOMMENDATION_MODELS)
         alone_full = _recommendations_alone(env, "--full-refresh")
@@ -190,7 +175,7 @@ def bench_size(movies: int) -> dict:
                 "select coalesce(max(_dlt_load_id), '') from raw_tmdb.movies"
             ).fetchone()
         with sandbox_process(movies, SEED, CATALOG_DATE + timedelta(days=1)) as base_url:
-            _command("load", {**env, **sandbox_env(base_url)})
+            run_command("load", {**env, **sandbox_env(base_url)})
         with psycopg.connect(url) as conn:
             (changed,) = conn.execute(
                 "select count(*) from raw_tmdb.movies where _dlt_load_id > %s", (last_load,)
@@ -203,7 +188,7 @@ def bench_size(movies: int) -> dict:
             1 for movie_id, version in new_versions.items() if versions.get(movie_id) != version
         )
         alone_incremental["rescored_share"] = round(rescored / max(len(new_versions), 1), 4)
-        incremental_build = _command("transform", env)
+        incremental_build = run_command("transform", env)
         incremental_nodes = _slowest_nodes(home)
         in_build_incremental = _model_seconds(home, RECOMMENDATION_MODELS)
     return {

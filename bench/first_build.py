@@ -19,9 +19,8 @@ import os
 import statistics
 import tempfile
 
-from bench._harness import run_sizes, sandbox_env, sandbox_process
-from bench.build import CATALOG_DATE, SEED, _command, _slowest_nodes
-from ingest.sandbox import DEFAULT_API_KEY
+from bench._harness import command_env, run_command, run_sizes, sandbox_env, sandbox_process
+from bench.build import CATALOG_DATE, SEED, _slowest_nodes
 
 
 def _slowest_of_all(home: str) -> dict[str, float]:
@@ -31,16 +30,12 @@ def _slowest_of_all(home: str) -> dict[str, float]:
 def bench_size(movies: int) -> dict:
     with tempfile.TemporaryDirectory() as home:
         os.chmod(home, 0o755)  # the embedded server runs as its own user when we are root
-        env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"} | {
-            "MOVIEMETRIC_HOME": home,
-            "TMDB_API_KEY": DEFAULT_API_KEY,
-            "TMDB_REQUESTS_PER_SECOND": "1000000",
-        }
+        env = command_env(None, home)
         with sandbox_process(movies, SEED, CATALOG_DATE) as base_url:
-            _command("load", {**env, **sandbox_env(base_url)})
-        first = _command("transform", env)
+            run_command("load", {**env, **sandbox_env(base_url)})
+        first = run_command("transform", env)
         first_nodes = _slowest_of_all(home)
-        repeated = [_command("transform", env, "--full-refresh") for _ in range(2)]
+        repeated = [run_command("transform", env, "--full-refresh") for _ in range(2)]
         repeated_nodes = _slowest_of_all(home)
     reference = statistics.median(repeated)
     return {

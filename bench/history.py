@@ -23,7 +23,6 @@ rows and size, the rows read. Results go to bench/results/history.json.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -33,14 +32,13 @@ from pathlib import Path
 import psycopg
 
 from bench._harness import (
-    BIN,
-    run_measured,
+    command_env,
+    run_command,
     run_sizes,
     sandbox_env,
     sandbox_process,
     scratch_database,
 )
-from ingest.sandbox import DEFAULT_API_KEY
 
 CATALOG_DATE = date(2026, 6, 1)
 SEED = 42
@@ -73,23 +71,6 @@ select
 from raw_tmdb.movie_popularity_snapshots as today
 cross join generate_series(1, %(days)s - 1) as days_back
 """
-
-
-def _command(name: str, env: dict[str, str], *options: str) -> float:
-    run = run_measured([str(BIN / "moviemetric"), name, *options], env)
-    if run.returncode != 0:
-        raise RuntimeError(f"moviemetric {name} failed: {run.stderr.strip()[-2000:]}")
-    return run.seconds
-
-
-def _env(url: str, home: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "MOVIEMETRIC_HOME": home,
-        "TMDB_API_KEY": DEFAULT_API_KEY,
-        "TMDB_REQUESTS_PER_SECOND": "1000000",
-    }
 
 
 def _history_size(url: str) -> dict[str, dict[str, float]]:
@@ -160,7 +141,7 @@ def _explain_window_models(url: str, home: str) -> dict[str, dict]:
 
 
 def _warehouse_days(url: str, home: str, movies: int, history: bool) -> dict:
-    env = _env(url, home)
+    env = command_env(url, home)
     result: dict = {}
     if history:
         started = time.perf_counter()
@@ -170,11 +151,11 @@ def _warehouse_days(url: str, home: str, movies: int, history: bool) -> dict:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("vacuum analyze raw_tmdb.movie_popularity_snapshots")
         result["generate_s"] = round(time.perf_counter() - started, 1)
-    result["full_build_s"] = round(_command("transform", env), 1)
+    result["full_build_s"] = round(run_command("transform", env), 1)
     with sandbox_process(movies, SEED, CATALOG_DATE + timedelta(days=1)) as base_url:
-        _command("load", {**env, **sandbox_env(base_url)})
+        run_command("load", {**env, **sandbox_env(base_url)})
     before = _reads(url)
-    result["daily_build_s"] = round(_command("transform", env), 1)
+    result["daily_build_s"] = round(run_command("transform", env), 1)
     after = _reads(url)
     result["daily_reads"] = {
         table: {
@@ -192,7 +173,7 @@ def _warehouse_days(url: str, home: str, movies: int, history: bool) -> dict:
 def bench_size(movies: int) -> dict:
     with scratch_database() as day_url, tempfile.TemporaryDirectory() as home:
         with sandbox_process(movies, SEED, CATALOG_DATE) as base_url:
-            _command("load", {**_env(day_url, home), **sandbox_env(base_url)})
+            run_command("load", {**command_env(day_url, home), **sandbox_env(base_url)})
         with (
             scratch_database(template=day_url) as year_url,
             tempfile.TemporaryDirectory() as year_home,

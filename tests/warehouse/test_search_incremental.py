@@ -52,6 +52,12 @@ def test_a_daily_build_folds_only_the_reloaded_movies_and_agrees_with_a_full_reb
     warehouse = open_warehouse(warehouse_settings(url, tmp_path / "home"))
     with Sandbox(movies=MOVIES, seed=SEED, catalog_date=DAY) as sandbox:
         load_sandbox(monkeypatch, sandbox, url, tmp_path / "home")
+        # the loader indexes the snapshots by load time: the daily models read the day
+        assert _rows(
+            url,
+            "select 1 from pg_indexes where schemaname = 'raw_tmdb'"
+            " and tablename = 'movie_popularity_snapshots' and indexdef like '%(_loaded_at)'",
+        ) == [(1,)]
         run_transform(warehouse)
         before = _text_rows(url)
         sandbox.advance(days=1)

@@ -212,26 +212,27 @@ def _detail_selection(
 def _index_snapshot_loads(conn: psycopg.Connection) -> None:
     """Index the popularity history by load time, once: the daily models read only the
     snapshots loaded since their last build (``_loaded_at``), not the whole history."""
-    table = sql.Identifier(RAW_SCHEMA, SNAPSHOTS_TABLE)
-    (exists,) = conn.execute(
-        "select to_regclass(%s) is not null", (f"{RAW_SCHEMA}.{SNAPSHOTS_TABLE}",)
-    ).fetchone()
-    if exists:
+    if _raw_table_exists(conn, SNAPSHOTS_TABLE):
         conn.execute(
             sql.SQL("create index if not exists {} on {} (_loaded_at)").format(
-                sql.Identifier(f"{SNAPSHOTS_TABLE}__loaded_at"), table
+                sql.Identifier(f"{SNAPSHOTS_TABLE}__loaded_at"),
+                sql.Identifier(RAW_SCHEMA, SNAPSHOTS_TABLE),
             )
         )
+
+
+def _raw_table_exists(conn: psycopg.Connection, table: str) -> bool:
+    (exists,) = conn.execute(
+        "select to_regclass(%s) is not null", (f"{RAW_SCHEMA}.{table}",)
+    ).fetchone()
+    return exists
 
 
 def _loaded_movie_ids(conn: psycopg.Connection) -> IdSet:
     """The ids in raw_tmdb.movies (none when the table is missing), streamed with COPY
     into a bitmap: the memory does not grow with the catalog."""
     known = IdSet()
-    (exists,) = conn.execute(
-        "select to_regclass(%s) is not null", (f"{RAW_SCHEMA}.{MOVIES_TABLE}",)
-    ).fetchone()
-    if not exists:
+    if not _raw_table_exists(conn, MOVIES_TABLE):
         return known
     query = sql.SQL("copy (select id from {}) to stdout").format(
         sql.Identifier(RAW_SCHEMA, MOVIES_TABLE)

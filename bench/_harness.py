@@ -115,10 +115,16 @@ def command_env(url: str | None, home: str) -> dict[str, str]:
 
 def run_command(name: str, env: dict[str, str], *options: str) -> float:
     """``moviemetric NAME OPTIONS`` to completion; its seconds, or an error with its end."""
+    return run_command_measured(name, env, *options).seconds
+
+
+def run_command_measured(name: str, env: dict[str, str], *options: str) -> ProcessRun:
+    """``moviemetric NAME OPTIONS`` to completion with its peak memory and CPU time, or an
+    error with its end."""
     run = run_measured([str(BIN / "moviemetric"), name, *options], env)
     if run.returncode != 0:
         raise RuntimeError(f"moviemetric {name} failed: {run.stderr.strip()[-2000:]}")
-    return run.seconds
+    return run
 
 
 def sandbox_env(base_url: str) -> dict[str, str]:
@@ -162,6 +168,12 @@ def run_sizes(description: str, name: str, bench_size: Callable[[int], dict]) ->
     """Parse ``--movies N ...``, run ``bench_size`` for each, save bench/results/<name>.json."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--movies", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument(
+        "--output",
+        default=name,
+        help=f"results file name under bench/results/ (default: {name}); keeps a run at "
+        "another size beside the usual one",
+    )
     args = parser.parse_args()
     results = []
     for movies in args.movies:
@@ -172,5 +184,5 @@ def run_sizes(description: str, name: str, bench_size: Callable[[int], dict]) ->
         print(json.dumps(result), flush=True)
     RESULTS_DIR.mkdir(exist_ok=True)
     summary = {"date": date.today().isoformat(), "cores": os.cpu_count(), "results": results}
-    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (RESULTS_DIR / f"{args.output}.json").write_text(json.dumps(summary, indent=2) + "\n")
     return results

@@ -13,12 +13,15 @@ two cores with them: after step 3, `moviemetric transform --full-refresh --selec
 +movie_recommendations` (their ancestors run before them); after the day D+1 load,
 the same selection without --full-refresh on a copy of
 the database (the whole daily build then runs on the original), with the share of
-movies whose recommendation list was rescored.
-Reported: seconds for each, the build/reference ratio, the slowest dbt nodes (from
+movies whose recommendation list was rescored (up to 200,000 movies; above, they are
+timed in the whole builds only).
+Reported: the loads' seconds, peak memory, CPU and the database's size after them;
+seconds for each build, the build/reference ratio, the slowest dbt nodes (from
 dbt's run_results.json, including movie_recommendations), and the share of movies
 whose details changed. Results go to bench/results/build.json.
 
     python -m bench.build --movies 10000 100000
+    python -m bench.build --movies 1000000 --output build_1m
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ import psycopg
 from psycopg import sql
 
 from bench._harness import (
+    ProcessRun,
     command_env,
     run_command,
+    run_command_measured,
     run_sizes,
     sandbox_env,
     sandbox_process,
@@ -56,6 +61,9 @@ RECOMMENDATION_MODELS = (
     "int_movie_recommendation_lists",
     "movie_recommendations",
 )
+# above this size the recommendation models are timed in the whole builds only: timing
+# them alone (a full refresh and a copy of the warehouse) would double an hour's run
+ALONE_UP_TO = 200_000
 # the incremental tables behind the view int_movie_recommendation_lists
 LIST_PARTS = ("int_movie_recommendation_lists_part_0", "int_movie_recommendation_lists_part_1")
 
@@ -159,53 +167,87 @@ def _list_versions(url: str) -> dict[int, str]:
         return dict(rows.fetchall())
 
 
+def _database_mib(url: str) -> float:
+    with psycopg.connect(url) as conn:
+        (size,) = conn.execute("select pg_database_size(current_database())").fetchone()
+    return round(size / 2**20, 1)
+
+
+def _load_figures(run: ProcessRun, url: str) -> dict:
+    """What a measured ``moviemetric load`` cost: seconds, peak memory, CPU, disk after."""
+    return {
+        "s": round(run.seconds, 1),
+        "peak_rss_mib": round(run.peak_rss_mib),
+        "cpu_s": round(run.cpu_seconds, 1),
+        "database_mib_after": _database_mib(url),
+    }
+
+
 def bench_size(movies: int) -> dict:
+    alone = movies <= ALONE_UP_TO
     with scratch_database() as url, tempfile.TemporaryDirectory() as home:
         env = command_env(url, home)
         with sandbox_process(movies, SEED, CATALOG_DATE) as base_url:
-            run_command("load", {**env, **sandbox_env(base_url)})
+            load = _load_figures(
+                run_command_measured("load", {**env, **sandbox_env(base_url)}), url
+            )
         reference = _raw_copy_seconds(url)
         full_build = run_command("transform", env)
         full_nodes = _slowest_nodes(home)
         in_build_full = _model_seconds(home, RECOMMENDATION_MODELS)
-        alone_full = _recommendations_alone(env, "--full-refresh")
+        wall_full = _model_wall_seconds(home, RECOMMENDATION_MODELS)
+        database_after_full = _database_mib(url)
+        alone_full = _recommendations_alone(env, "--full-refresh") if alone else None
         with psycopg.connect(url) as conn:
             (catalog,) = conn.execute("select count(*) from raw_tmdb.movies").fetchone()
             (last_load,) = conn.execute(
                 "select coalesce(max(_dlt_load_id), '') from raw_tmdb.movies"
             ).fetchone()
         with sandbox_process(movies, SEED, CATALOG_DATE + timedelta(days=1)) as base_url:
-            run_command("load", {**env, **sandbox_env(base_url)})
+            daily_load = _load_figures(
+                run_command_measured("load", {**env, **sandbox_env(base_url)}), url
+            )
         with psycopg.connect(url) as conn:
             (changed,) = conn.execute(
                 "select count(*) from raw_tmdb.movies where _dlt_load_id > %s", (last_load,)
             ).fetchone()
-        with scratch_database(template=url) as copy_url:
-            versions = _list_versions(copy_url)
-            alone_incremental = _recommendations_alone({**env, "DATABASE_URL": copy_url})
-            new_versions = _list_versions(copy_url)
-        rescored = sum(
-            1 for movie_id, version in new_versions.items() if versions.get(movie_id) != version
-        )
-        alone_incremental["rescored_share"] = round(rescored / max(len(new_versions), 1), 4)
+        alone_incremental = None
+        if alone:
+            with scratch_database(template=url) as copy_url:
+                versions = _list_versions(copy_url)
+                alone_incremental = _recommendations_alone({**env, "DATABASE_URL": copy_url})
+                new_versions = _list_versions(copy_url)
+            rescored = sum(
+                1 for movie_id, version in new_versions.items() if versions.get(movie_id) != version
+            )
+            alone_incremental["rescored_share"] = round(rescored / max(len(new_versions), 1), 4)
         incremental_build = run_command("transform", env)
         incremental_nodes = _slowest_nodes(home)
         in_build_incremental = _model_seconds(home, RECOMMENDATION_MODELS)
+        wall_incremental = _model_wall_seconds(home, RECOMMENDATION_MODELS)
+        database_after_daily = _database_mib(url)
     return {
         "movies": movies,
         "catalog_movies": catalog,
+        "load": load,
+        "load_movies_per_s": round(catalog / load["s"], 1),
         "reference_raw_copy_s": round(reference, 2),
         "full_build_s": round(full_build, 1),
         "full_build_to_reference": round(full_build / reference, 1),
         "full_build_slowest_models_s": full_nodes,
+        "database_mib_after_full_build": database_after_full,
+        "daily_load": daily_load,
         "changed_share": round(changed / catalog, 4),
         "incremental_build_s": round(incremental_build, 1),
         "incremental_build_slowest_models_s": incremental_nodes,
+        "database_mib_after_daily_build": database_after_daily,
         "recommendation_models": {
             "alone_full": alone_full,
             "alone_incremental": alone_incremental,
             "in_build_full_s": round(sum(in_build_full.values()), 1),
+            "in_build_full_wall_s": wall_full,
             "in_build_incremental_s": round(sum(in_build_incremental.values()), 1),
+            "in_build_incremental_wall_s": wall_incremental,
         },
     }
 

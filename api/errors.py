@@ -53,18 +53,33 @@ async def _nothing_published(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=503, headers={"retry-after": "5"})
 
 
-async def _warehouse_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("%s %s: %s", request.method, request.url.path, exc)
+def warehouse_unavailable_response(
+    method: str, path: str, exc: Exception, last_connect_error: str | None
+) -> JSONResponse:
+    """The 503 of a request the warehouse could not answer (logged)."""
+    log.warning("%s %s: %s", method, path, exc)
     return JSONResponse(
-        {"detail": warehouse_unavailable_detail(exc, request.app.state.pool.last_connect_error)},
+        {"detail": warehouse_unavailable_detail(exc, last_connect_error)},
         status_code=503,
         headers={"retry-after": "5"},
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+def internal_error_response(method: str, path: str) -> JSONResponse:
+    """The 500 of a request that failed unexpectedly; call it in the ``except`` block, as
+    it logs the error being handled with its traceback."""
+    log.exception("unhandled error on %s %s", method, path)
     return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+async def _warehouse_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    return warehouse_unavailable_response(
+        request.method, request.url.path, exc, request.app.state.pool.last_connect_error
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return internal_error_response(request.method, request.url.path)
 
 
 def install_exception_handlers(app: FastAPI) -> None:

@@ -20,6 +20,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 EXAMPLES_PER_OPERATION = 25
+# uvicorn (httptools) answers 400 itself, before the app, to a request line longer than
+# about 64 KiB: a generated 8,000-character cursor of 4-byte characters is 96 KiB encoded
+SERVER_REQUEST_LINE_LIMIT = 60 * 1024
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -52,7 +55,11 @@ def test_generated_requests_get_no_server_error_and_documented_responses(live_se
             suppress_health_check=list(HealthCheck),
         )
         def exercise(case) -> None:
-            response = case.call_and_validate(checks=CHECKS)
+            response = case.call()
+            if len(response.request.url) > SERVER_REQUEST_LINE_LIMIT:
+                assert response.status_code == 400, response.request.url[:200]
+                return
+            case.validate_response(response, checks=CHECKS)
             statuses.add(response.status_code)
 
         try:

@@ -231,6 +231,8 @@ async def test_warehouse_outage_is_503_then_recovers_without_restart(published_u
     monkeypatch.setattr("api.database.POOL_TIMEOUT_SECONDS", 0.5)
     monkeypatch.setattr("api.routes.system.HEALTH_POOL_TIMEOUT_SECONDS", 0.5)
     database = urlparse(published_url).path.lstrip("/")
+    with psycopg.connect(published_url) as conn:
+        (movie_id,) = conn.execute("select min(movie_id) from artifacts.movie_catalog").fetchone()
     async with running(create_app(Settings(database_url=published_url))) as client:
         assert (await client.get("/movies", params={"limit": 9})).status_code == 200
         _set_connections_allowed(database, False)
@@ -239,6 +241,11 @@ async def test_warehouse_outage_is_503_then_recovers_without_restart(published_u
             assert down.status_code == 503
             assert down.json()["detail"].startswith("warehouse unavailable: ")
             assert "not currently accepting connections" in down.json()["detail"]
+            # answered by api.fast_path, before FastAPI: the same 503
+            down_movie = await client.get(f"/movies/{movie_id}")
+            assert down_movie.status_code == 503
+            assert down_movie.headers["retry-after"] == "5"
+            assert "not currently accepting connections" in down_movie.json()["detail"]
             health = await client.get("/health")
             assert health.status_code == 503
         finally:
@@ -252,6 +259,7 @@ async def test_warehouse_outage_is_503_then_recovers_without_restart(published_u
         back = await client.get("/movies", params={"limit": 8})
         assert back.status_code == 200
         assert len(back.json()["items"]) == 8
+        assert (await client.get(f"/movies/{movie_id}")).json()["id"] == movie_id
 
 
 def _terminate_backends(database: str) -> int:

@@ -1,8 +1,8 @@
 """The dlt source for TMDB v3 (docs/architecture.md, "Raw layer").
 
-One ``@dlt.source(name="tmdb")`` built from a declarative ``RESTAPIConfig`` (client,
-auth, paginator, resource defaults, the genres and movie-details endpoints) plus the
-Python the declarative form cannot say:
+One ``@dlt.source(name="tmdb")``: dlt's REST client (auth, paginators, retries) and a
+declarative ``RESTAPIConfig`` for the genres, plus the Python the declarative form
+cannot say:
 
 - the catalog: TMDB's daily movie ID export (``ingest.id_export``, streamed) lists
   every movie of the day, undated ones included, with its popularity: every exported
@@ -13,6 +13,9 @@ Python the declarative form cannot say:
   afterwards the exported ids ``/movie/changes`` names since the last successful load
   plus exported ids not in ``raw_tmdb.movies`` yet (read from the table, not kept in
   dlt's state);
+- the details themselves: a transformer that fetches a batch of ids in each of dlt's
+  extract workers (``dlt.defer``), where the declarative dependent resource ran its
+  paginator and pipe machinery once per movie (bench/README.md, "Load");
 - the trending list, ranked across pages;
 - a shared client-side rate limit (dlt only retries a 429 after it happened);
 - the retries of dlt's client, logged and bounded per request and per load
@@ -64,11 +67,14 @@ DISCOVER_MAX_PAGES = 500
 CHANGES_MAX_DAYS = 14
 # /trending/movie/day: the first pages are enough for the top 100.
 TRENDING_PAGES = 5
+# /movie/{id}: what a detail row is made of, and how many ids one extract worker fetches
+# in a row (dlt's per-item work is paid once a batch)
+DETAIL_PARAMS = {"append_to_response": "keywords,credits"}
+DETAIL_BATCH = 20
 
 # dlt compiles a JSONPath string on every response (about 1.5 ms); compile them once.
 RESULTS_PATH = compile_path("results")
 TOTAL_PAGES_PATH = compile_path("total_pages")
-WHOLE_BODY_PATH = compile_path("$")
 GENRES_PATH = compile_path("genres")
 
 SOURCE_NAME = "tmdb"
@@ -323,15 +329,12 @@ class TmdbApi:
             base_page=1, page_param="page", total_path=TOTAL_PAGES_PATH, maximum_page=maximum_page
         )
 
-    def rest_api_config(self, movie_ids: Any, loaded_at: datetime) -> RESTAPIConfig:
-        """The declarative part: client, defaults, genres, and details over ``movie_ids``."""
+    def rest_api_config(self, loaded_at: datetime) -> RESTAPIConfig:
+        """The declarative part: client, defaults, the genres."""
 
         def stamp(row: dict[str, Any]) -> dict[str, Any]:
             row["_loaded_at"] = loaded_at
             return row
-
-        def movie_row(record: dict[str, Any]) -> dict[str, Any]:
-            return shape_movie(record, loaded_at, self.endpoint.base_url)
 
         return {
             "client": {
@@ -356,24 +359,18 @@ class TmdbApi:
                     "columns": GENRE_COLUMNS,
                     "processing_steps": [{"map": stamp}],
                 },
-                movie_ids,
-                {
-                    "name": MOVIES_TABLE,
-                    "endpoint": {
-                        "path": "movie/{resources.movie_ids.id}",
-                        "params": {"append_to_response": "keywords,credits"},
-                        "data_selector": WHOLE_BODY_PATH,
-                        "paginator": "single_page",
-                        # /movie/changes also names movies TMDB has since deleted
-                        "response_actions": [{"status_code": 404, "action": "ignore"}],
-                    },
-                    "include_from_parent": ["id"],
-                    "parallelized": True,
-                    "columns": MOVIE_COLUMNS,
-                    "processing_steps": [{"map": movie_row}],
-                },
             ],
         }
+
+    def movie_details(self, movie_id: int) -> dict[str, Any] | None:
+        """The ``/movie/{id}?append_to_response=keywords,credits`` body, or None when
+        TMDB answers 404 (``/movie/changes`` also names movies TMDB has since deleted).
+        Another error status raises ``requests.HTTPError`` (after the session's retries)."""
+        response = self.client.get(f"movie/{movie_id}", params=DETAIL_PARAMS)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
         """GET one page outside dlt's paginator; error statuses become TmdbError."""
@@ -494,10 +491,17 @@ def require_keys(response: requests.Response, body: Any, keys: tuple[str, ...]) 
         )
 
 
-def shape_movie(record: dict[str, Any], loaded_at: datetime, base_url: str) -> dict[str, Any]:
+def shape_movie(
+    record: dict[str, Any], loaded_at: datetime, base_url: str, requested_id: int | None = None
+) -> dict[str, Any]:
     """A /movie/{id}?append_to_response=keywords,credits body -> the raw ``movies`` row: its
-    children (genres, keywords), its credited people (a json column) and its collection."""
-    requested_id = record.pop("_movie_ids_id", None)
+    children (genres, keywords), its credited people (a json column) and its collection.
+    ``requested_id``, when given, is the id asked for: a body of another movie is an error."""
+    if not isinstance(record, dict):
+        raise TmdbResponseError(
+            f"TMDB response from {base_url}/movie/{requested_id} is not TMDB's movie shape: "
+            f"a {type(record).__name__}, not an object"
+        )
     missing = [key for key in MOVIE_REQUIRED_FIELDS if key not in record]
     if missing or (requested_id is not None and record["id"] != requested_id):
         raise TmdbResponseError(
@@ -670,6 +674,34 @@ def detail_ids(
     return catalog | movie_ids
 
 
+def movie_details(
+    movie_ids: DltResource, api: TmdbApi, loaded_at: datetime, progress: LoadProgress
+) -> DltResource:
+    """``movies``: the details of each id ``movie_ids`` yields, as a transformer whose
+    batches of DETAIL_BATCH ids are fetched in dlt's extract workers (``dlt.defer``; their
+    number is ``extract.workers``, TMDB_CONCURRENCY)."""
+
+    @dlt.defer
+    def fetch(batch: list[int]) -> list[dict[str, Any]]:
+        rows = []
+        for movie_id in batch:
+            body = api.movie_details(movie_id)
+            if body is not None:
+                rows.append(shape_movie(body, loaded_at, api.endpoint.base_url, movie_id))
+        progress.advance("details", len(batch))
+        return rows
+
+    @dlt.transformer(
+        name=MOVIES_TABLE, write_disposition="merge", primary_key="id", columns=MOVIE_COLUMNS
+    )
+    def movies(rows: list[dict[str, int]]) -> Iterator[Any]:
+        ids = [row["id"] for row in rows]
+        for start in range(0, len(ids), DETAIL_BATCH):
+            yield fetch(ids[start : start + DETAIL_BATCH])
+
+    return movie_ids | movies
+
+
 @dlt.source(name=SOURCE_NAME, max_table_nesting=1)
 def tmdb_source(
     api: TmdbApi,
@@ -754,20 +786,11 @@ def tmdb_source(
         state.pop("known_ids", None)  # the ids every load kept before they came from the tables
         yield from ()
 
-    def count_detail(row: dict[str, Any]) -> dict[str, Any]:
-        progress.advance("details")
-        return row
-
     snapshots = movie_popularity_snapshots()
     progress.start("details", 0)
-    resources = {
-        resource.name: resource
-        for resource in rest_api_resources(
-            api.rest_api_config(detail_ids(snapshots, selection, progress), loaded_at)
-        )
-    }
-    resources[MOVIES_TABLE].add_map(count_detail)
-    return [resources["genres"], snapshots, trending_movies(), resources[MOVIES_TABLE], load_date()]
+    (genres,) = rest_api_resources(api.rest_api_config(loaded_at))
+    movies = movie_details(detail_ids(snapshots, selection, progress), api, loaded_at, progress)
+    return [genres, snapshots, trending_movies(), movies, load_date()]
 
 
 def _snapshot_row(

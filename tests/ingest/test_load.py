@@ -10,7 +10,7 @@ import re
 import socket
 import threading
 import urllib.request
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -705,3 +705,23 @@ def test_a_load_sends_no_dlt_telemetry(
     load(monkeypatch, sandbox)
     load(monkeypatch, sandbox)
     assert endpoints and not any(endpoints)
+
+
+def test_details_skip_a_movie_tmdb_no_longer_has_and_refuse_another_movies_body(
+    sandbox: Sandbox,
+) -> None:
+    """/movie/changes also names deleted movies: their 404 is skipped, not a failure. A
+    body for another id than the one asked for fails the load naming the request."""
+    api = ingest.tmdb.TmdbApi(
+        ingest.tmdb.TmdbEndpoint(sandbox.base_url, api_key=sandbox.api_key),
+        requests_per_second=100_000,
+        concurrency=2,
+    )
+    known = min(sandbox.catalog.catalog_ids(CATALOG_DATE))
+    body = api.movie_details(known)
+    assert body["id"] == known
+    assert api.movie_details(999_999_999) is None
+    loaded_at = datetime(2026, 1, 15, tzinfo=UTC)
+    assert ingest.tmdb.shape_movie(body, loaded_at, sandbox.base_url, known)["id"] == known
+    with pytest.raises(TmdbResponseError, match=f"/movie/{known + 1} is not TMDB's movie shape"):
+        ingest.tmdb.shape_movie(api.movie_details(known), loaded_at, sandbox.base_url, known + 1)

@@ -54,8 +54,9 @@ def test_kill_9_of_a_transform_leaves_no_dbt_and_the_next_transform_succeeds(
     summary = run_transform(open_warehouse(warehouse_settings(url, tmp_path / "home")))
     assert summary.version >= 1
     assert set(summary.rows) >= set(ARTIFACTS)
-    # a backend ends a moment after its client has gone: give dbt's a few seconds
-    deadline = time.monotonic() + 5
+    # a backend ends a moment after its client has gone (later on a loaded machine): give
+    # dbt's up to 30 s
+    deadline = time.monotonic() + 30
     while _build_sessions(url) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _build_sessions(url) == 0

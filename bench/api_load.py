@@ -5,7 +5,9 @@ in its own process:
   (a) the MovieMetric API (``api_app``: ``create_app`` with the environment's settings)
       serving a cached endpoint (/movies/trending?limit=20);
   (b) the same API on /movies/{id} with a unique query per request, so every request
-      misses the cache and reads PostgreSQL (routing, validation, SQL, serialization);
+      misses the cache and reads PostgreSQL: the metrics, HEAD and cache layers, then
+      ``api.fast_path`` (the query checked, a pooled connection, the SQL, the row
+      validated and serialized by the route's pydantic model), the ETag, the entry stored;
   (c) a bare ASGI app that returns the bytes and headers of (a): the ceiling;
   (d) a bare ASGI app that answers /movies/{id} by running the API's SQL for a movie
       (``api.repositories.get_movie``) on the API's pool (``api.database.create_pool``:

@@ -134,6 +134,7 @@ async def test_requests_it_answers_are_counted_under_the_route(published_url, wa
 
 def test_single_valued_parses_the_query_as_starlette_does():
     assert single_valued(b"a=1&b=2&c")
+    assert single_valued(b"a=1") and single_valued(b"a=1;a=2")  # ";" separates nothing
     assert not single_valued(b"a=1&a=2")
     assert not single_valued(b"a&a=")  # blank values count
     assert not single_valued(b"a=1&%61=2")  # the same name, escaped

@@ -56,9 +56,6 @@ from moviemetric.warehouse import (
 log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "tmdb"
-# The normalize runs after every fetch is done, so the two cores are free for it.
-NORMALIZE_WORKERS = 2
-EXTRACT_FILE_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -170,7 +167,7 @@ def _load(warehouse: Warehouse, *, full_refresh: bool, sink: ProgressSink) -> Lo
                     export_used=export_used,
                 )
                 pipeline.extract(source)
-                row_counts = pipeline.normalize(workers=NORMALIZE_WORKERS).row_counts
+                row_counts = pipeline.normalize().row_counts
                 reporter.start("load", None)
                 pipeline.load(raise_on_failed_jobs=True)
                 _index_snapshot_loads(conn)
@@ -282,10 +279,8 @@ def _pipeline(settings: Settings, url: str) -> dlt.Pipeline:
     dlt.config["extract.workers"] = settings.tmdb_concurrency
     dlt.config["extract.max_parallel_items"] = max(20, settings.tmdb_concurrency * 4)
     # The package's files live minutes and are deleted once loaded: compressing them only
-    # costs CPU, in the extract and again in the normalize. Files of at most
-    # EXTRACT_FILE_ROWS rows let the normalize share a large load among its workers.
+    # costs CPU, in the extract and again in the normalize.
     dlt.config["data_writer.disable_compression"] = True
-    dlt.config["extract.data_writer.file_max_items"] = EXTRACT_FILE_ROWS
     route_dlt_logs()
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,

@@ -30,6 +30,9 @@ ADMIN_URL = os.environ.get(
     ),
 )
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# the sandbox catalog every pipeline bench loads: its day and seed
+CATALOG_DATE = date(2026, 6, 1)
+SEED = 42
 BIN = Path(sys.executable).parent
 
 
@@ -51,6 +54,13 @@ def scratch_database(prefix: str = "mm_bench", template: str | None = None) -> I
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
             )
+
+
+def database_mib(url: str) -> float:
+    """The size of the database at ``url`` on disk, in MiB."""
+    with psycopg.connect(url) as conn:
+        (size,) = conn.execute("select pg_database_size(current_database())").fetchone()
+    return round(size / 2**20, 1)
 
 
 def free_port() -> int:

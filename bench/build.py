@@ -29,15 +29,18 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from bench._harness import (
+    CATALOG_DATE,
+    SEED,
     ProcessRun,
     command_env,
+    database_mib,
     run_command,
     run_command_measured,
     run_sizes,
@@ -46,8 +49,6 @@ from bench._harness import (
     scratch_database,
 )
 
-CATALOG_DATE = date(2026, 6, 1)
-SEED = 42
 # every model the recommendations are built from, and only those
 RECOMMENDATION_MODELS = (
     "int_movie_features",
@@ -167,19 +168,13 @@ def _list_versions(url: str) -> dict[int, str]:
         return dict(rows.fetchall())
 
 
-def _database_mib(url: str) -> float:
-    with psycopg.connect(url) as conn:
-        (size,) = conn.execute("select pg_database_size(current_database())").fetchone()
-    return round(size / 2**20, 1)
-
-
 def _load_figures(run: ProcessRun, url: str) -> dict:
     """What a measured ``moviemetric load`` cost: seconds, peak memory, CPU, disk after."""
     return {
         "s": round(run.seconds, 1),
         "peak_rss_mib": round(run.peak_rss_mib),
         "cpu_s": round(run.cpu_seconds, 1),
-        "database_mib_after": _database_mib(url),
+        "database_mib_after": database_mib(url),
     }
 
 
@@ -196,7 +191,7 @@ def bench_size(movies: int) -> dict:
         full_nodes = _slowest_nodes(home)
         in_build_full = _model_seconds(home, RECOMMENDATION_MODELS)
         wall_full = _model_wall_seconds(home, RECOMMENDATION_MODELS)
-        database_after_full = _database_mib(url)
+        database_after_full = database_mib(url)
         alone_full = _recommendations_alone(env, "--full-refresh") if alone else None
         with psycopg.connect(url) as conn:
             (catalog,) = conn.execute("select count(*) from raw_tmdb.movies").fetchone()
@@ -225,7 +220,7 @@ def bench_size(movies: int) -> dict:
         incremental_nodes = _slowest_nodes(home)
         in_build_incremental = _model_seconds(home, RECOMMENDATION_MODELS)
         wall_incremental = _model_wall_seconds(home, RECOMMENDATION_MODELS)
-        database_after_daily = _database_mib(url)
+        database_after_daily = database_mib(url)
     return {
         "movies": movies,
         "catalog_movies": catalog,

@@ -19,8 +19,16 @@ import os
 import statistics
 import tempfile
 
-from bench._harness import command_env, run_command, run_sizes, sandbox_env, sandbox_process
-from bench.build import CATALOG_DATE, SEED, _slowest_nodes
+from bench._harness import (
+    CATALOG_DATE,
+    SEED,
+    command_env,
+    run_command,
+    run_sizes,
+    sandbox_env,
+    sandbox_process,
+)
+from bench.build import _slowest_nodes
 
 
 def _slowest_of_all(home: str) -> dict[str, float]:

@@ -26,12 +26,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 
 from bench._harness import (
+    CATALOG_DATE,
+    SEED,
     command_env,
     run_command,
     run_sizes,
@@ -40,8 +42,6 @@ from bench._harness import (
     scratch_database,
 )
 
-CATALOG_DATE = date(2026, 6, 1)
-SEED = 42
 HISTORY_DAYS = 365
 HISTORY_TABLES = (
     ("raw_tmdb", "movie_popularity_snapshots"),

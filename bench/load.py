@@ -23,13 +23,14 @@ import os
 import subprocess
 import sys
 import tempfile
-from datetime import date
 
 import psycopg
 
 from bench._harness import (
-    BIN,
-    run_measured,
+    CATALOG_DATE,
+    SEED,
+    database_mib,
+    run_command_measured,
     run_sizes,
     sandbox_env,
     sandbox_process,
@@ -37,8 +38,6 @@ from bench._harness import (
 )
 from ingest.sandbox import DEFAULT_API_KEY
 
-CATALOG_DATE = "2026-06-01"
-SEED = 42
 CONCURRENCY = 8
 
 _REFERENCE_FETCH = r"""
@@ -71,7 +70,7 @@ print(len(ids), time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def bench_size(movies: int) -> dict:
-    with sandbox_process(movies, SEED, date.fromisoformat(CATALOG_DATE)) as base_url:
+    with sandbox_process(movies, SEED, CATALOG_DATE) as base_url:
         reference = subprocess.run(
             [
                 sys.executable,
@@ -81,7 +80,7 @@ def bench_size(movies: int) -> dict:
                 DEFAULT_API_KEY,
                 str(movies),
                 str(SEED),
-                CATALOG_DATE,
+                CATALOG_DATE.isoformat(),
                 str(CONCURRENCY),
             ],
             capture_output=True,
@@ -98,12 +97,10 @@ def bench_size(movies: int) -> dict:
                 "TMDB_REQUESTS_PER_SECOND": "1000000",
                 "TMDB_CONCURRENCY": str(CONCURRENCY),
             }
-            load = run_measured([str(BIN / "moviemetric"), "load"], env)
-            if load.returncode != 0:
-                raise RuntimeError(f"moviemetric load failed: {load.stderr.strip()[-2000:]}")
+            load = run_command_measured("load", env)
             with psycopg.connect(url) as conn:
                 (loaded,) = conn.execute("select count(*) from raw_tmdb.movies").fetchone()
-                (disk,) = conn.execute("select pg_database_size(current_database())").fetchone()
+            disk_mib = database_mib(url)
     load_rate = loaded / load.seconds
     fetch_rate = int(fetched) / float(fetch_seconds)
     return {
@@ -116,7 +113,7 @@ def bench_size(movies: int) -> dict:
         "reference_fetch_movies_per_s": round(fetch_rate, 1),
         "reference_cpu_s_per_1000": round(float(fetch_cpu) / int(fetched) * 1000, 2),
         "ratio_load_to_fetch": round(load_rate / fetch_rate, 3),
-        "warehouse_mib": round(disk / 2**20),
+        "warehouse_mib": round(disk_mib),
     }
 
 

@@ -210,15 +210,18 @@ def _detail_selection(
 
 
 def _index_snapshot_loads(conn: psycopg.Connection) -> None:
-    """Index the popularity history by load time, once: the daily models read only the
-    snapshots loaded since their last build (``_loaded_at``), not the whole history."""
+    """Index the landed snapshots, once: by load time, since the daily models read only
+    the snapshots loaded since their last build (``_loaded_at``); by day, since the
+    transform prunes the days the history holds (transform/history.py)."""
     if _raw_table_exists(conn, SNAPSHOTS_TABLE):
-        conn.execute(
-            sql.SQL("create index if not exists {} on {} (_loaded_at)").format(
-                sql.Identifier(f"{SNAPSHOTS_TABLE}__loaded_at"),
-                sql.Identifier(RAW_SCHEMA, SNAPSHOTS_TABLE),
+        for column in ("_loaded_at", "snapshot_date"):
+            conn.execute(
+                sql.SQL("create index if not exists {} on {} ({})").format(
+                    sql.Identifier(f"{SNAPSHOTS_TABLE}__{column.lstrip('_')}"),
+                    sql.Identifier(RAW_SCHEMA, SNAPSHOTS_TABLE),
+                    sql.Identifier(column),
+                )
             )
-        )
 
 
 def _raw_table_exists(conn: psycopg.Connection, table: str) -> bool:

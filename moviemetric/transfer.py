@@ -1,10 +1,13 @@
 """Export and import a warehouse: ``moviemetric export FILE`` / ``moviemetric import FILE``.
 
 The file is a pg_dump archive (custom format) of the schemas that cannot be rebuilt:
-``raw_tmdb`` (dlt's tables and its state, so incremental loads continue), ``artifacts``
-(what the API serves) and ``ops`` (data version, migrations, run history). ``staging``,
-``intermediate`` and ``marts`` are dbt's and are rebuilt from ``raw_tmdb`` by the next
-transform. docs/operations.md is the operator's page.
+``raw_tmdb`` (dlt's tables and its state, so incremental loads continue), ``marts``
+(for ``fct_movie_popularity_daily``, the popularity history: raw keeps only its last
+weeks once they land, see transform/history.py; the other marts are rebuilt by the next
+transform all the same), ``artifacts`` (what the API serves) and ``ops`` (data version,
+migrations, run history). ``staging`` and ``intermediate`` are dbt's and are rebuilt
+from ``raw_tmdb`` and ``marts`` by the next transform. docs/operations.md is the
+operator's page.
 
 The archive describes itself: ``pg_restore --list`` names the server major it was dumped
 from, and its ``ops.schema_migrations`` rows (read back with ``pg_restore --data-only``,
@@ -43,6 +46,7 @@ from moviemetric.ops import (
     schema_version,
 )
 from moviemetric.warehouse import (
+    MARTS_SCHEMA,
     PUBLISHED_SCHEMA,
     RAW_SCHEMA,
     Warehouse,
@@ -51,7 +55,7 @@ from moviemetric.warehouse import (
     redact,
 )
 
-EXPORTED_SCHEMAS = (RAW_SCHEMA, PUBLISHED_SCHEMA, OPS_SCHEMA)
+EXPORTED_SCHEMAS = (RAW_SCHEMA, MARTS_SCHEMA, PUBLISHED_SCHEMA, OPS_SCHEMA)
 # ops of a warehouse that was prepared but never loaded nor published: import replaces it
 _PREPARED_OPS_TABLES = {"data_version", "schema_migrations", "pipeline_runs"}
 _SET_ASIDE_OPS = "ops__before_import"
@@ -167,7 +171,7 @@ def _run(
 
 
 def export_warehouse(warehouse: Warehouse, path: Path) -> TransferResult:
-    """Dump raw_tmdb, artifacts and ops into ``path`` (custom format), atomically."""
+    """Dump raw_tmdb, marts, artifacts and ops into ``path`` (custom format), atomically."""
     started = time.monotonic()
     with warehouse.connect() as conn:
         major = server_major(conn)

@@ -34,6 +34,8 @@ EMBEDDED_DATABASE = "moviemetric"
 
 # Write-audit-publish names (docs/architecture.md, "Publish").
 RAW_SCHEMA = "raw_tmdb"
+INTERMEDIATE_SCHEMA = "intermediate"  # dbt's intermediate models (prod)
+MARTS_SCHEMA = "marts"  # dbt's marts, built in place; fct_movie_popularity_daily is the history
 PUBLISHED_SCHEMA = "artifacts"  # what the API reads
 BUILD_SCHEMA = "artifacts__build"  # where dbt builds and tests artifacts before publishing
 PREVIOUS_SCHEMA = "artifacts__previous"

@@ -12,6 +12,7 @@ describing the published tables.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,6 +40,7 @@ from moviemetric.steps import (
 from moviemetric.warehouse import BUILD_SCHEMA, RAW_SCHEMA, Warehouse
 from transform.dbt import failed_nodes, run_dbt
 from transform.errors import BuildFailedError, DbtError, TransformError
+from transform.history import prune_landed_snapshots, raw_retention_days
 from transform.publish import (
     BUILD_SESSION_PREFIX,
     end_stale_build_sessions,
@@ -46,6 +48,8 @@ from transform.publish import (
     publish,
     row_counts,
 )
+
+log = logging.getLogger(__name__)
 
 _DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
 # dbt var read by macros/generate_schema_name.sql: where prod builds the artifacts
@@ -106,10 +110,11 @@ def run_publish(
             "nothing to publish: the publish step needs the build of a transform step "
             "(run `moviemetric transform`)"
         )
-    with _transform_lock(warehouse):
+    with _transform_lock(warehouse) as lock_conn:
         version, rows = publish(
             warehouse, candidate.build_id, candidate.token, before_commit=before_commit
         )
+        pruned = _prune_raw_history(lock_conn, warehouse)
     return StepResult(
         step="publish",
         started_at=started,
@@ -120,7 +125,7 @@ def run_publish(
             f"published data version {version} (dbt build {candidate.build_id}); "
             f"rows: {_listed(rows)}"
         ),
-        details={"build_id": candidate.build_id},
+        details={"build_id": candidate.build_id, "raw_snapshots_pruned": pruned},
     )
 
 
@@ -145,6 +150,7 @@ def run_transform(
         version, rows = publish(
             warehouse, candidate.build_id, candidate.token, before_commit=before_commit
         )
+        pruned = _prune_raw_history(lock_conn, warehouse)
     models, tests = _counts(results)
     build_id = candidate.build_id
     return StepResult(
@@ -159,8 +165,22 @@ def run_transform(
             f"published data version {version} (dbt build {build_id}): {models} models and "
             f"{tests} tests passed; rows: {_listed(rows)}"
         ),
-        details={"build_id": build_id},
+        details={"build_id": build_id, "raw_snapshots_pruned": pruned},
     )
+
+
+def _prune_raw_history(lock_conn: psycopg.Connection, warehouse: Warehouse) -> int | None:
+    """After a publish, still holding the transform lock: the raw snapshots the history
+    holds go (``transform.history``). A failure is logged, not raised: the publish
+    stands, and the next one prunes what this one left."""
+    try:
+        return prune_landed_snapshots(
+            lock_conn, raw_retention_days(warehouse.settings.dbt_project_dir)
+        )
+    except (psycopg.Error, OSError, KeyError, ValueError) as exc:
+        lock_conn.rollback()
+        log.warning("pruning the landed raw snapshots failed: %s", " ".join(str(exc).split()))
+        return None
 
 
 def _build(

@@ -107,7 +107,7 @@ def _exported_tables(contents: dict[str, object]) -> dict[str, object]:
     return {
         name: rows
         for name, rows in contents.items()
-        if name.split(".")[0] in ("raw_tmdb", "artifacts")
+        if name.split(".")[0] in ("raw_tmdb", "marts", "artifacts")
         or name in ("ops.data_version", "ops.schema_migrations")
     }
 
@@ -156,7 +156,9 @@ async def test_an_import_serves_the_same_data_version_rows_and_responses(
     source, imported = _contents(exported.url), _contents(target)
     assert _exported_tables(imported) == _exported_tables(source)
     assert result.data_version == imported["ops.data_version"][0][0] > 0
-    assert set(imported["schemas"]) >= {"raw_tmdb", "artifacts", "ops"}
+    assert set(imported["schemas"]) >= {"raw_tmdb", "marts", "artifacts", "ops"}
+    # the popularity history, which raw keeps only weeks of, travels in marts
+    assert imported["marts.fct_movie_popularity_daily"]
     assert "raw_tmdb._dlt_pipeline_state" in imported
     # the run the export caught queued is closed, not run again on the new machine
     runs = {row[1]: row for row in imported["ops.pipeline_runs"]}

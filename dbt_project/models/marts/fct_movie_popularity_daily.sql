@@ -2,8 +2,10 @@
     config(
         materialized='incremental',
         unique_key=['movie_id', 'snapshot_date'],
-        incremental_strategy='delete+insert',
+        incremental_strategy='delete_insert_by_day',
+        day_column='snapshot_date',
         on_schema_change='fail',
+        full_refresh=(false if target.name == 'prod' else none),
         indexes=[
             {'columns': ['movie_id', 'snapshot_date'], 'unique': True},
             {'columns': ['snapshot_date']},
@@ -12,6 +14,10 @@
     )
 }}
 
+-- The popularity history, kept here only: raw keeps its last weeks once they land
+-- (transform/history.py). So a full refresh of prod rebuilds everything else and
+-- leaves this table (full_refresh false); an analyst's dev copy follows --full-refresh.
+--
 -- Every snapshot is kept, also one whose movie has no details yet: filtering on
 -- dim_movies here would drop it for good, since later runs only read newer loads.
 -- Consumers keep the catalog by joining dim_movies.

@@ -348,7 +348,7 @@ def docs() -> None:
 def export(
     file: Annotated[Path, typer.Argument(help="The archive to write (pg_dump custom format).")],
 ) -> None:
-    """Dump raw_tmdb, artifacts and ops into FILE, to import on another machine."""
+    """Dump raw_tmdb, marts (the popularity history), artifacts and ops into FILE."""
     from moviemetric.transfer import export_warehouse
 
     result = export_warehouse(open_warehouse(get_settings()), file)

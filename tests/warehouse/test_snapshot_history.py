@@ -125,3 +125,20 @@ def test_raw_keeps_its_last_weeks_once_the_history_holds_them(
     with psycopg.connect(url) as conn:
         assert history() == full_history
         assert conn.execute("select * from marts.dim_movies order by movie_id").fetchall() == movies
+
+    # an analyst's dev build reads the pruned raw: its history is raw's days, and the
+    # daily artifacts, which read their window of it, equal what prod published
+    daily = ("movie_trending_daily", "genre_stats_daily")
+    selection = " ".join(f"+{model}" for model in daily)
+    assert run_dbt_command(warehouse, ["run", "--select", selection]) == 0
+    with psycopg.connect(url) as conn:
+        (dev_days,) = conn.execute(
+            "select count(distinct snapshot_date) from dev_marts.fct_movie_popularity_daily"
+        ).fetchone()
+        assert dev_days == keep + 2  # the last `keep` days, the newest, and `left_on`
+        for model in daily:
+            published, dev = (
+                conn.execute(f"select * from {schema}.{model} order by 1, 2").fetchall()
+                for schema in ("artifacts", "dev_artifacts")
+            )
+            assert dev == published != []

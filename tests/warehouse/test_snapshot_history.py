@@ -39,8 +39,12 @@ def test_the_history_keeps_the_retention_period_and_refuses_one_too_short(
     load_raw(url, make_catalog(movies=40, days=DAYS), tmp_path / "dlt")
     warehouse = open_warehouse(warehouse_settings(url, tmp_path / "home"))
 
-    def build(history_days: int, retention_days: int) -> int:
-        variables = {"history_days": history_days, "snapshot_retention_days": retention_days}
+    def build(history_days: int, retention_days: int, raw_days: int = 45) -> int:
+        variables = {
+            "history_days": history_days,
+            "snapshot_retention_days": retention_days,
+            "raw_snapshot_retention_days": raw_days,
+        }
         return run_dbt_command(
             warehouse,
             ["run", "--select", "+fct_movie_popularity_daily", "--vars", json.dumps(variables)],
@@ -65,6 +69,10 @@ def test_the_history_keeps_the_retention_period_and_refuses_one_too_short(
     assert build(history_days=3, retention_days=10) != 0
     output = capfd.readouterr().out
     assert "snapshot_retention_days (10) must be longer than history_days + 7 (10)" in output
+    # raw must keep a dev build's window too
+    assert build(history_days=3, retention_days=12, raw_days=9) != 0
+    output = capfd.readouterr().out
+    assert "raw_snapshot_retention_days (9) must be at least history_days + 7 (10)" in output
 
 
 def test_raw_keeps_its_last_weeks_once_the_history_holds_them(

@@ -31,7 +31,6 @@ from pydantic import SecretStr
 from ingest.id_export import IdSet
 from ingest.tmdb import (
     MOVIES_TABLE,
-    SNAPSHOTS_TABLE,
     DetailSelection,
     ExportUsed,
     LoadProgress,
@@ -47,6 +46,7 @@ from moviemetric.ops import LOAD_LOCK_KEY, advisory_lock
 from moviemetric.steps import NullSink, ProgressSink, StepOptions, StepResult, utc_now
 from moviemetric.warehouse import (
     RAW_SCHEMA,
+    SNAPSHOTS_TABLE,
     Warehouse,
     WarehouseError,
     libpq_env,

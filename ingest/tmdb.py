@@ -57,6 +57,7 @@ from ingest.ratelimit import RateLimitedAdapter, TokenBucket
 from ingest.retry import MalformedResponseError, RetryPolicy, RetrySettings, display_path
 from moviemetric.config import DEFAULT_TMDB_EXPORTS_URL
 from moviemetric.errors import MovieMetricError
+from moviemetric.warehouse import SNAPSHOTS_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,6 @@ GENRES_PATH = compile_path("genres")
 
 SOURCE_NAME = "tmdb"
 MOVIES_TABLE = "movies"  # the details, one row per /movie/{id}
-SNAPSHOTS_TABLE = "movie_popularity_snapshots"
 # The source's dlt state: the date of the last successful load (the ``/movie/changes``
 # of the next run start there). The known ids are read from raw_tmdb.movies instead.
 LAST_LOAD_DATE = "last_load_date"

@@ -34,6 +34,9 @@ EMBEDDED_DATABASE = "moviemetric"
 
 # Write-audit-publish names (docs/architecture.md, "Publish").
 RAW_SCHEMA = "raw_tmdb"
+# where dlt lands the daily popularity snapshots (ingest); transform prunes it once the
+# history holds them (transform/history.py)
+SNAPSHOTS_TABLE = "movie_popularity_snapshots"
 INTERMEDIATE_SCHEMA = "intermediate"  # dbt's intermediate models (prod)
 MARTS_SCHEMA = "marts"  # dbt's marts, built in place; fct_movie_popularity_daily is the history
 PUBLISHED_SCHEMA = "artifacts"  # what the API reads

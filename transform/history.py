@@ -25,11 +25,10 @@ import psycopg
 import yaml
 from psycopg import sql
 
-from moviemetric.warehouse import INTERMEDIATE_SCHEMA, MARTS_SCHEMA, RAW_SCHEMA
+from moviemetric.warehouse import INTERMEDIATE_SCHEMA, MARTS_SCHEMA, RAW_SCHEMA, SNAPSHOTS_TABLE
 
 log = logging.getLogger(__name__)
 
-SNAPSHOTS_TABLE = "movie_popularity_snapshots"
 HISTORY_TABLE = "fct_movie_popularity_daily"
 LATEST_TABLE = "int_movie_latest_snapshots"
 RETENTION_VAR = "raw_snapshot_retention_days"

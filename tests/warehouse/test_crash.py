@@ -19,8 +19,10 @@ from transform import run_transform
 def _build_sessions(url: str) -> int:
     with psycopg.connect(url) as conn:
         return conn.execute(
+            # this database's only: the other test worker runs builds of its own
             "select count(*) from pg_stat_activity"
-            " where application_name like 'moviemetric-build-%%'"
+            " where datname = current_database()"
+            " and application_name like 'moviemetric-build-%%'"
         ).fetchone()[0]
 
 

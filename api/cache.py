@@ -269,18 +269,24 @@ class ResponseCache:
     def key(namespace: str, path: str, query: str) -> str:
         return f"{KEY_PREFIX}:v{namespace}:GET:{path}?{query}"
 
-    async def get(self, key: str) -> CachedResponse | None:
+    async def get(self, key: str, *, count: bool = True) -> CachedResponse | None:
+        """The stored response, or None. ``count=False`` looks again without counting a
+        second hit or miss for a request already counted."""
         if self.l1 is not None:
             response = await self.l1.get(key)
             if response is not None:
-                self._hits[self.l1.name].inc()
+                if count:
+                    self._hits[self.l1.name].inc()
                 return response
-            self._misses[self.l1.name].inc()
+            if count:
+                self._misses[self.l1.name].inc()
         response = await self.backend.get(key)
         if response is None:
-            self._misses[self.backend.name].inc()
+            if count:
+                self._misses[self.backend.name].inc()
             return None
-        self._hits[self.backend.name].inc()
+        if count:
+            self._hits[self.backend.name].inc()
         if self.l1 is not None:
             await self.l1.set(key, response, self.ttl_seconds)
         return response

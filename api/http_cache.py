@@ -103,17 +103,26 @@ class ResponseCacheMiddleware:
             self._in_flight[key] = done
         cached: CachedResponse | None = None
         try:
-            start, body = await self._run_app(scope, receive, send)
-            if start["status"] == 200:
-                cached = CachedResponse(route_template(scope), body)
-                if done is not None:
-                    await self.cache.set(key, cached)
+            if done is not None:
+                # a leader may have stored it and left while this request's miss was on
+                # its way back: look once more (the miss is counted already)
+                cached = await self.cache.get(key, count=False)
+            if cached is not None:
+                scope[ROUTE_SCOPE_KEY] = cached.route
+                hit = True
+            else:
+                hit = False
+                start, body = await self._run_app(scope, receive, send)
+                if start["status"] == 200:
+                    cached = CachedResponse(route_template(scope), body)
+                    if done is not None:
+                        await self.cache.set(key, cached)
         finally:
             if done is not None:
                 self._in_flight.pop(key, None)
                 done.set_result(cached)
         if cached is not None:
-            await _send_cached(scope, send, cached, hit=False)
+            await _send_cached(scope, send, cached, hit=hit)
             return
         await send(start)
         await send({"type": "http.response.body", "body": body})

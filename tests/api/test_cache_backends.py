@@ -1,12 +1,19 @@
-"""The cache's building blocks: the bounded in-process backend and the circuit breaker."""
+"""The cache's building blocks: the bounded in-process backend, the circuit breaker, and
+the single-flight middleware over them."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 
+import httpx
 import pytest
 
-from api.cache import CachedResponse, CircuitBreaker, MemoryBackend, etag_for
+from api.cache import CachedResponse, CircuitBreaker, MemoryBackend, ResponseCache, etag_for
+from api.http_cache import ResponseCacheMiddleware
+from api.metrics import ApiMetrics
+from api.versions import DataVersionTracker
 
 pytestmark = pytest.mark.anyio
 
@@ -61,3 +68,47 @@ def test_circuit_breaker_skips_then_lets_one_probe_through():
     assert not breaker.allow()  # everyone else keeps skipping while it runs
     breaker.record_success()
     assert not breaker.is_open and breaker.allow() and breaker.allow()
+
+
+class _LateMissBackend(MemoryBackend):
+    """The in-process backend, whose first lookup answers "miss" only when released:
+    a read that left before the leader stored the key and came back after it left."""
+
+    def __init__(self) -> None:
+        super().__init__(max_bytes=1 << 20)
+        self.release = asyncio.Event()
+        self.first = True
+
+    async def get(self, key: str) -> CachedResponse | None:
+        if self.first:
+            self.first = False
+            await self.release.wait()
+            return None
+        return await super().get(key)
+
+
+async def test_a_miss_answered_after_the_leader_left_is_served_from_the_cache():
+    app_runs = []
+
+    async def app(scope, receive, send) -> None:
+        app_runs.append(scope["path"])
+        body = json.dumps({"run": len(app_runs)}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    backend = _LateMissBackend()
+    versions = DataVersionTracker("", on_change=lambda version: None)
+    versions.cache_namespace = "1"
+    cache = ResponseCache(backend, ttl_seconds=60, metrics=ApiMetrics())
+    middleware = ResponseCacheMiddleware(app, cache=cache, versions=versions)
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        late = asyncio.create_task(client.get("/movies?limit=5"))
+        await asyncio.sleep(0.05)  # the late request is waiting on its lookup
+        leader = await client.get("/movies?limit=5")
+        assert leader.headers["x-cache"] == "miss"
+        backend.release.set()
+        late_response = await late
+    assert app_runs == ["/movies"], "the app ran again for a key the leader had stored"
+    assert late_response.headers["x-cache"] == "hit"
+    assert late_response.content == leader.content

@@ -30,6 +30,7 @@ from pydantic import SecretStr
 
 from ingest.id_export import IdSet
 from ingest.tmdb import (
+    DLT_LOGGER,
     MOVIES_TABLE,
     DetailSelection,
     ExportUsed,
@@ -319,9 +320,6 @@ def _no_dlt_telemetry() -> None:
     load does before it builds the pipeline), and later settings do not stop it."""
     dlt.config["runtime.dlthub_telemetry"] = False
     stop_telemetry()
-
-
-DLT_LOGGER = "dlt"
 
 
 class _ToRootHandlers(logging.Handler):

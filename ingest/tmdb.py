@@ -60,6 +60,7 @@ from moviemetric.errors import MovieMetricError
 from moviemetric.warehouse import SNAPSHOTS_TABLE
 
 log = logging.getLogger(__name__)
+DLT_LOGGER = "dlt"  # dlt's own logger
 
 # /discover/movie: 20 results a page, pages 1..500; page 501 is an error.
 DISCOVER_PAGE_SIZE = 20
@@ -305,6 +306,16 @@ class LoadProgress:
         """``task`` has ``amount`` more steps than it had (it grows as the sweep goes)."""
 
 
+class _RestClient(RESTClient):
+    """dlt's REST client, minus the cost of its per-request INFO line while INFO is off:
+    dlt formats and redacts every request's URL before its logger drops the record (3% of
+    the loader's CPU in a backfill)."""
+
+    def _log_request(self, request: requests.Request, prepared_url: str) -> None:
+        if logging.getLogger(DLT_LOGGER).isEnabledFor(logging.INFO):
+            super()._log_request(request, prepared_url)
+
+
 class TmdbApi:
     """One TMDB connection for a load: base URL, auth, a shared session, the REST config."""
 
@@ -315,7 +326,7 @@ class TmdbApi:
         self.retries = RetryPolicy(RetrySettings.from_dlt_config())
         self.session = make_session(requests_per_second, concurrency, self.retries)
         self.auth = endpoint.auth()
-        self.client = RESTClient(
+        self.client = _RestClient(
             base_url=endpoint.base_url,
             auth=self.auth,
             session=self.session,

@@ -20,7 +20,7 @@ import ingest.retry
 import ingest.tmdb
 from ingest import run_load
 from ingest.id_export import IdExportError
-from ingest.pipeline import _ToRootHandlers
+from ingest.pipeline import _ToRootHandlers, route_dlt_logs
 from ingest.retry import RetrySettings
 from ingest.sandbox import Faults, Sandbox, exports_url_of
 from ingest.tmdb import TmdbAuthError, TmdbResponseError, TmdbUnreachableError
@@ -725,3 +725,26 @@ def test_details_skip_a_movie_tmdb_no_longer_has_and_refuse_another_movies_body(
     assert ingest.tmdb.shape_movie(body, loaded_at, sandbox.base_url, known)["id"] == known
     with pytest.raises(TmdbResponseError, match=f"/movie/{known + 1} is not TMDB's movie shape"):
         ingest.tmdb.shape_movie(api.movie_details(known), loaded_at, sandbox.base_url, known + 1)
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])
+def test_dlt_s_request_lines_are_logged_redacted_only_when_its_info_level_is_on(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture, level: int
+) -> None:
+    route_dlt_logs()
+    endpoint = ingest.tmdb.TmdbEndpoint(base_url=sandbox.base_url, api_key=sandbox.api_key)
+    api = ingest.tmdb.TmdbApi(endpoint, requests_per_second=1000, concurrency=1)
+    dlt_logger = logging.getLogger(ingest.tmdb.DLT_LOGGER)
+    before = dlt_logger.level
+    dlt_logger.setLevel(level)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            assert api.movie_details(min(sandbox.catalog.catalog_ids(CATALOG_DATE))) is not None
+    finally:
+        dlt_logger.setLevel(before)
+    lines = [r.getMessage() for r in caplog.records if r.name == ingest.tmdb.DLT_LOGGER]
+    if level == logging.INFO:
+        assert len(lines) == 1 and lines[0].startswith("Making GET request to ")
+        assert "/movie/" in lines[0] and sandbox.api_key not in lines[0]
+    else:
+        assert lines == []

@@ -37,11 +37,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import dlt
 import orjson
 import requests
+from dlt.common.configuration import configspec
 from dlt.common.jsonpath import compile_path
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract import DltResource
@@ -183,6 +184,17 @@ class TmdbResponseError(TmdbError):
     """TMDB answered with an error status or with something that is not TMDB's JSON."""
 
 
+@configspec
+class QueryKeyAuth(APIKeyAuth):
+    """dlt's API key as a query parameter, appended to the prepared URL: dlt's re-parses and
+    re-encodes the whole URL to add it, on every request (2% of a backfill's CPU)."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        separator = "&" if "?" in request.url else "?"
+        request.url += separator + urlencode({self.name: self.api_key})
+        return request
+
+
 @dataclass(frozen=True)
 class TmdbEndpoint:
     """Where TMDB is and how to authenticate: a v3 key (query) or a v4 token (Bearer)."""
@@ -196,7 +208,7 @@ class TmdbEndpoint:
         if self.access_token:
             return BearerTokenAuth(token=self.access_token)
         if self.api_key:
-            return APIKeyAuth(name="api_key", api_key=self.api_key, location="query")
+            return QueryKeyAuth(name="api_key", api_key=self.api_key, location="query")
         raise TmdbError("no TMDB credential: set TMDB_API_KEY or TMDB_ACCESS_TOKEN")
 
     @property

@@ -2,7 +2,11 @@
 
 from datetime import UTC, datetime
 
-from ingest.tmdb import FIRST_BILLED_CAST, shape_movie
+import pytest
+import requests
+from dlt.sources.helpers.rest_client.auth import APIKeyAuth
+
+from ingest.tmdb import FIRST_BILLED_CAST, QueryKeyAuth, shape_movie
 
 LOADED_AT = datetime(2026, 1, 15, tzinfo=UTC)
 
@@ -54,3 +58,19 @@ def test_a_movie_of_a_collection_names_it_and_one_without_credits_has_no_people(
 
     assert (row["collection_id"], row["collection_name"]) == (10, "Star Wars Collection")
     assert row["credits"] == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example/3/movie/550?append_to_response=keywords%2Ccredits",
+        "https://api.example/3/genre/movie/list",
+        "https://api.example/3/discover/movie?page=2&sort_by=popularity.desc",
+    ],
+)
+def test_the_query_key_is_added_as_dlt_s_api_key_auth_adds_it(url: str) -> None:
+    key = "k3y/with+odd&chars"
+    ours = QueryKeyAuth(name="api_key", api_key=key, location="query")
+    dlts = APIKeyAuth(name="api_key", api_key=key, location="query")
+    prepared = requests.Request("GET", url).prepare()
+    assert ours(prepared.copy()).url == dlts(prepared.copy()).url

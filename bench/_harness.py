@@ -174,8 +174,15 @@ def sandbox_process(movies: int, seed: int, day: date) -> Iterator[str]:
         proc.wait(30)
 
 
-def run_sizes(description: str, name: str, bench_size: Callable[[int], dict]) -> list[dict]:
-    """Parse ``--movies N ...``, run ``bench_size`` for each, save bench/results/<name>.json."""
+def run_sizes(
+    description: str,
+    name: str,
+    bench_size: Callable[..., dict],
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> list[dict]:
+    """Parse ``--movies N ...``, run ``bench_size`` for each, save bench/results/<name>.json.
+    With ``add_arguments`` (which adds a bench's own options), ``bench_size`` also gets the
+    parsed arguments: ``bench_size(movies, args)``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--movies", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument(
@@ -184,11 +191,13 @@ def run_sizes(description: str, name: str, bench_size: Callable[[int], dict]) ->
         help=f"results file name under bench/results/ (default: {name}); keeps a run at "
         "another size beside the usual one",
     )
+    if add_arguments is not None:
+        add_arguments(parser)
     args = parser.parse_args()
     results = []
     for movies in args.movies:
         started = time.perf_counter()
-        result = bench_size(movies)
+        result = bench_size(movies, args) if add_arguments is not None else bench_size(movies)
         result["bench_seconds"] = round(time.perf_counter() - started, 1)
         results.append(result)
         print(json.dumps(result), flush=True)

@@ -269,27 +269,27 @@ class ResponseCache:
     def key(namespace: str, path: str, query: str) -> str:
         return f"{KEY_PREFIX}:v{namespace}:GET:{path}?{query}"
 
-    async def get(self, key: str, *, count: bool = True) -> CachedResponse | None:
-        """The stored response, or None. ``count=False`` looks again without counting a
-        second hit or miss for a request already counted."""
+    async def get(self, key: str) -> CachedResponse | None:
         if self.l1 is not None:
             response = await self.l1.get(key)
             if response is not None:
-                if count:
-                    self._hits[self.l1.name].inc()
+                self._hits[self.l1.name].inc()
                 return response
-            if count:
-                self._misses[self.l1.name].inc()
+            self._misses[self.l1.name].inc()
         response = await self.backend.get(key)
         if response is None:
-            if count:
-                self._misses[self.backend.name].inc()
+            self._misses[self.backend.name].inc()
             return None
-        if count:
-            self._hits[self.backend.name].inc()
+        self._hits[self.backend.name].inc()
         if self.l1 is not None:
             await self.l1.set(key, response, self.ttl_seconds)
         return response
+
+    async def get_local(self, key: str) -> CachedResponse | None:
+        """What this process holds under ``key`` (the L1, or the in-process backend), not
+        counted as a hit or miss: every ``set`` of this process is found here at once."""
+        local = self.l1 if self.l1 is not None else self.backend
+        return await local.get(key) if isinstance(local, MemoryBackend) else None
 
     async def set(self, key: str, response: CachedResponse) -> None:
         if self.l1 is not None:

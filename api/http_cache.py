@@ -104,9 +104,9 @@ class ResponseCacheMiddleware:
         cached: CachedResponse | None = None
         try:
             if done is not None:
-                # a leader may have stored it and left while this request's miss was on
-                # its way back: look once more (the miss is counted already)
-                cached = await self.cache.get(key, count=False)
+                # a leader of this process may have stored it and left while this
+                # request's miss was on its way back: look at what this process holds
+                cached = await self.cache.get_local(key)
             if cached is not None:
                 scope[ROUTE_SCOPE_KEY] = cached.route
                 hit = True

@@ -26,7 +26,7 @@ serve: $(VENV)/.installed
 
 ## test: lint, then the whole test suite against real PostgreSQL and Redis
 test: $(VENV)/.installed services lint
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --durations=20
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

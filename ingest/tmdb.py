@@ -190,6 +190,8 @@ class QueryKeyAuth(APIKeyAuth):
     re-encodes the whole URL to add it, on every request (2% of a backfill's CPU)."""
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if "#" in request.url:  # the key goes before a fragment: dlt's way places it
+            return super().__call__(request)
         separator = "&" if "?" in request.url else "?"
         request.url += separator + urlencode({self.name: self.api_key})
         return request

@@ -66,6 +66,8 @@ def test_a_movie_of_a_collection_names_it_and_one_without_credits_has_no_people(
         "https://api.example/3/movie/550?append_to_response=keywords%2Ccredits",
         "https://api.example/3/genre/movie/list",
         "https://api.example/3/discover/movie?page=2&sort_by=popularity.desc",
+        "https://api.example/3/movie/550#credits",
+        "https://api.example/3/discover/movie?page=2#top?x",
     ],
 )
 def test_the_query_key_is_added_as_dlt_s_api_key_auth_adds_it(url: str) -> None:

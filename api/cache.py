@@ -287,7 +287,8 @@ class ResponseCache:
 
     async def get_local(self, key: str) -> CachedResponse | None:
         """What this process holds under ``key`` (the L1, or the in-process backend), not
-        counted as a hit or miss: every ``set`` of this process is found here at once."""
+        counted as a hit or miss; None with Redis and no L1. A ``set`` of this process is
+        found here at once unless the entry was too big for the layer or evicted."""
         local = self.l1 if self.l1 is not None else self.backend
         return await local.get(key) if isinstance(local, MemoryBackend) else None
 

@@ -76,12 +76,14 @@ class _LateMissBackend(MemoryBackend):
 
     def __init__(self) -> None:
         super().__init__(max_bytes=1 << 20)
+        self.waiting = asyncio.Event()
         self.release = asyncio.Event()
         self.first = True
 
     async def get(self, key: str) -> CachedResponse | None:
         if self.first:
             self.first = False
+            self.waiting.set()
             await self.release.wait()
             return None
         return await super().get(key)
@@ -104,11 +106,11 @@ async def test_a_miss_answered_after_the_leader_left_is_served_from_the_cache():
     transport = httpx.ASGITransport(app=middleware)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         late = asyncio.create_task(client.get("/movies?limit=5"))
-        await asyncio.sleep(0.05)  # the late request is waiting on its lookup
-        leader = await client.get("/movies?limit=5")
+        await asyncio.wait_for(backend.waiting.wait(), 10)  # the late lookup is under way
+        leader = await asyncio.wait_for(client.get("/movies?limit=5"), 10)
         assert leader.headers["x-cache"] == "miss"
         backend.release.set()
-        late_response = await late
+        late_response = await asyncio.wait_for(late, 10)
     assert app_runs == ["/movies"], "the app ran again for a key the leader had stored"
     assert late_response.headers["x-cache"] == "hit"
     assert late_response.content == leader.content

@@ -12,8 +12,10 @@ import threading
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
 
+import dlt.sources.helpers.rest_client.client as rest_client_module
 import psycopg
 import pytest
+from dlt.sources.helpers.rest_client.redaction import sanitize_url
 from psycopg import sql
 
 import ingest.retry
@@ -729,9 +731,20 @@ def test_details_skip_a_movie_tmdb_no_longer_has_and_refuse_another_movies_body(
 
 @pytest.mark.parametrize("level", [logging.INFO, logging.WARNING])
 def test_dlt_s_request_lines_are_logged_redacted_only_when_its_info_level_is_on(
-    sandbox: Sandbox, caplog: pytest.LogCaptureFixture, level: int
+    sandbox: Sandbox,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    level: int,
 ) -> None:
     route_dlt_logs()
+    redacted = []
+
+    def counting_sanitize_url(url: str) -> str:
+        redacted.append(url)
+        return sanitize_url(url)
+
+    # dlt's client redacts each request's URL for its INFO line: only when INFO is on
+    monkeypatch.setattr(rest_client_module, "sanitize_url", counting_sanitize_url)
     endpoint = ingest.tmdb.TmdbEndpoint(base_url=sandbox.base_url, api_key=sandbox.api_key)
     api = ingest.tmdb.TmdbApi(endpoint, requests_per_second=1000, concurrency=1)
     dlt_logger = logging.getLogger(ingest.tmdb.DLT_LOGGER)
@@ -746,5 +759,6 @@ def test_dlt_s_request_lines_are_logged_redacted_only_when_its_info_level_is_on(
     if level == logging.INFO:
         assert len(lines) == 1 and lines[0].startswith("Making GET request to ")
         assert "/movie/" in lines[0] and sandbox.api_key not in lines[0]
+        assert len(redacted) == 1
     else:
-        assert lines == []
+        assert lines == [] and redacted == []

@@ -62,6 +62,7 @@ from moviemetric.warehouse import SNAPSHOTS_TABLE
 
 log = logging.getLogger(__name__)
 DLT_LOGGER = "dlt"  # dlt's own logger
+_DLT_LOG = logging.getLogger(DLT_LOGGER)
 
 # /discover/movie: 20 results a page, pages 1..500; page 501 is an error.
 DISCOVER_PAGE_SIZE = 20
@@ -326,7 +327,7 @@ class _RestClient(RESTClient):
     the loader's CPU in a backfill)."""
 
     def _log_request(self, request: requests.Request, prepared_url: str) -> None:
-        if logging.getLogger(DLT_LOGGER).isEnabledFor(logging.INFO):
+        if _DLT_LOG.isEnabledFor(logging.INFO):
             super()._log_request(request, prepared_url)
 
 

@@ -81,14 +81,12 @@ class ResponseCacheMiddleware:
         key = self.cache.key(namespace, scope["path"], self._normalize(query_string))
         cached = await self.cache.get(key)
         if cached is not None:
-            scope[ROUTE_SCOPE_KEY] = cached.route
             await _send_cached(scope, send, cached, hit=True)
             return
         leader = self._in_flight.get(key)
         if leader is not None:
             cached = await asyncio.shield(leader)
             if cached is not None:
-                scope[ROUTE_SCOPE_KEY] = cached.route
                 await _send_cached(scope, send, cached, hit=True)
                 return
         await self._serve_uncached(scope, receive, send, key=key)
@@ -108,7 +106,6 @@ class ResponseCacheMiddleware:
                 # request's miss was on its way back: look at what this process holds
                 cached = await self.cache.get_local(key)
             if cached is not None:
-                scope[ROUTE_SCOPE_KEY] = cached.route
                 hit = True
             else:
                 hit = False
@@ -150,6 +147,8 @@ class ResponseCacheMiddleware:
 
 
 async def _send_cached(scope: Scope, send: Send, cached: CachedResponse, *, hit: bool) -> None:
+    # the metrics label a response not routed by this request with the entry's route
+    scope[ROUTE_SCOPE_KEY] = cached.route
     if etag_matches(scope, cached.etag):
         await send(
             {
